@@ -1,0 +1,60 @@
+"""What the runtime hands to node executors.
+
+``RuntimeServices`` are long-lived collaborators (one set per process or per test);
+``RunContext`` adds what belongs to one run. Both travel as LangGraph's run ``context``,
+which is never checkpointed, so clients and secrets stay out of stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from workflow_compiler.clock import Clock, SystemClock
+from workflow_compiler.events import EventSink, NullSink
+from workflow_compiler.registries.models import ModelProviders
+from workflow_compiler.registries.tools import ToolRegistry
+
+
+class SecretResolver(Protocol):
+    """Turns ``secrets.NAME`` references into values, only when a node executes."""
+
+    async def resolve(self, names: Iterable[str]) -> dict[str, str]:
+        """Values of the named secrets.
+
+        Raises:
+            NodeError: kind ``config_error`` naming the first secret that does not exist.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeServices:
+    """Collaborators shared by every run of a process."""
+
+    tools: ToolRegistry
+    models: ModelProviders
+    secrets: SecretResolver
+    http: httpx.AsyncClient
+    """Shared client for HTTP tools."""
+    events: EventSink = field(default_factory=NullSink)
+    clock: Clock = field(default_factory=SystemClock)
+    rng: random.Random = field(default_factory=random.Random)
+    """Source of retry jitter; tests seed it."""
+
+
+@dataclass(slots=True, kw_only=True)
+class RunContext:
+    """One run's view of the services, passed as LangGraph's ``context``."""
+
+    run_id: str
+    services: RuntimeServices
+    run: Mapping[str, Any] = field(default_factory=dict)
+    """What expressions see as ``run``: ids, version, trigger event."""
+    semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    """Per for_each instance, bounding how many items run at once."""

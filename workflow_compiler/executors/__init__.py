@@ -1,0 +1,1 @@
+"""Node executors: one module per node type, plus the attempt loop (``runner``)."""

@@ -1,0 +1,55 @@
+"""The executor contract: what one attempt of one node gets, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workflow_compiler.context import RunContext
+from workflow_compiler.expressions import Scope
+from workflow_compiler.spec import Node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invocation:
+    """One attempt of one node."""
+
+    run: RunContext
+    node_id: str
+    attempt: int
+    """1-based."""
+    scope: Scope
+    """Expression names, secrets included when the node references any."""
+    timeout_s: float | None
+    """The node's per-attempt bound, for executors that pass it to a client."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable per attempt, so a side effect retried by the transport is not repeated."""
+        return f"{self.run.run_id}:{self.node_id}:{self.attempt}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeResult:
+    """What a successful attempt produced."""
+
+    output: Any
+    usage: Mapping[str, int] = field(default_factory=dict)
+    """Token usage of model calls (``prompt_tokens``, ``completion_tokens``, ``total_tokens``)."""
+
+
+class Executor(Protocol):
+    """A node compiled for execution; templates are compiled once, when it is built."""
+
+    async def __call__(self, call: Invocation) -> NodeResult:
+        """Run one attempt.
+
+        Raises:
+            NodeError: the attempt failed; its kind and ``retryable`` drive the retry policy.
+        """
+        ...
+
+
+ExecutorFactory = Callable[[Node], Executor]
+"""Builds the executor of one spec node."""

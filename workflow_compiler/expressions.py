@@ -1,0 +1,255 @@
+"""Templates and conditions on Jinja2's sandboxed environment.
+
+A string holding exactly one ``{{ expr }}`` evaluates to the native value of ``expr`` (a number
+stays a number, a list a list); any other string with placeholders renders to a string; a
+string without placeholders is a constant. Conditions are bare expressions.
+
+Everything is compiled once (``compile_value``/``compile_condition``) and the compiled form is
+what the runtime calls per node, so a run never parses a template twice. ``references`` reads
+the same sources statically, for the checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import nodes as jn
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from workflow_compiler.errors import ErrorKind, NodeError
+
+Scope = Mapping[str, Any]
+"""The names an expression sees: ``inputs``, ``nodes``, ``run``, ``secrets``, loop variables."""
+
+Renderer = Callable[[Scope], Any]
+
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
+_MARKERS = ("{{", "{%", "{#")
+GUARD_FILTERS = frozenset({"default", "d"})
+GUARD_TESTS = frozenset({"defined", "undefined", "none"})
+
+
+class ExpressionSyntaxError(ValueError):
+    """A template or condition does not parse; the checks report it at the field's path."""
+
+
+class _Environment(SandboxedEnvironment):
+    """Sandbox whose attribute access on dicts means key access.
+
+    Plain Jinja2 looks attributes up first, so ``output.items`` would be ``dict.items`` rather
+    than the ``items`` key of a JSON object; workflow data is JSON, so keys win.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict):
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def _fail(message: str, cause: Exception) -> NodeError:
+    return NodeError(ErrorKind.EXPRESSION_ERROR, f"{message}: {cause}")
+
+
+def is_template(text: str) -> bool:
+    """Whether a string holds Jinja2 markup at all."""
+    return any(marker in text for marker in _MARKERS)
+
+
+def single_expression(text: str) -> str | None:
+    """The inner expression of a string that is exactly one ``{{ expr }}``, else None."""
+    match = _SINGLE.match(text)
+    if match is None:
+        return None
+    expr = match.group("expr")
+    if any(marker in expr for marker in ("{{", "}}", "{%", "%}")):
+        return None
+    return expr
+
+
+@lru_cache(maxsize=4096)
+def _compile_expression(source: str) -> Callable[..., Any]:
+    try:
+        return ENV.compile_expression(source, undefined_to_none=False)
+    except TemplateSyntaxError as exc:
+        raise ExpressionSyntaxError(
+            f"invalid expression '{source.strip()}': {exc.message}"
+        ) from exc
+
+
+@lru_cache(maxsize=4096)
+def _compile_template(source: str) -> Any:
+    try:
+        return ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise ExpressionSyntaxError(f"invalid template: {exc.message}") from exc
+
+
+def _evaluate(source: str, scope: Scope) -> Any:
+    try:
+        value = _compile_expression(source)(**scope)
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+    except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+        raise _fail(f"expression '{source.strip()}' failed", exc) from exc
+    return value
+
+
+def _render(source: str, scope: Scope) -> str:
+    try:
+        return _compile_template(source).render(**scope)
+    except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+        raise _fail("template failed", exc) from exc
+
+
+class Constant:
+    """A compiled value without templates: returned as is, never re-rendered."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self, _scope: Scope) -> Any:
+        return self.value
+
+
+def compile_value(value: Any) -> Renderer:
+    """Compile any JSON value whose strings may be templates into a function of a scope.
+
+    Raises:
+        ExpressionSyntaxError: a template in the value does not parse.
+    """
+    if isinstance(value, str):
+        if not is_template(value):
+            return Constant(value)
+        expr = single_expression(value)
+        if expr is not None:
+            _compile_expression(expr)
+            return lambda scope: _evaluate(expr, scope)
+        _compile_template(value)
+        return lambda scope: _render(value, scope)
+    if isinstance(value, dict):
+        parts = {key: compile_value(item) for key, item in value.items()}
+        if all(isinstance(part, Constant) for part in parts.values()):
+            return Constant(value)
+        return lambda scope: {key: part(scope) for key, part in parts.items()}
+    if isinstance(value, list):
+        items = [compile_value(item) for item in value]
+        if all(isinstance(item, Constant) for item in items):
+            return Constant(value)
+        return lambda scope: [item(scope) for item in items]
+    return Constant(value)
+
+
+def compile_condition(source: str) -> Callable[[Scope], bool]:
+    """Compile a bare expression evaluated for its truth.
+
+    Raises:
+        ExpressionSyntaxError: the expression does not parse.
+    """
+    _compile_expression(source)
+    return lambda scope: bool(_evaluate(source, scope))
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A name an expression reads, with the constant path after it.
+
+    ``nodes.fetch.output.items[0]`` is ``Reference("nodes", ("fetch", "output", "items", 0))``.
+    The path stops at the first non-constant subscript.
+    """
+
+    root: str
+    path: tuple[str | int, ...]
+    guarded: bool
+    """Read under a ``default`` filter or an ``is defined``/``is none`` test."""
+
+
+def references(source: str, *, condition: bool = False) -> list[Reference]:
+    """Every free name an expression or template reads.
+
+    Raises:
+        ExpressionSyntaxError: the source does not parse.
+    """
+    text = f"{{{{ {source} }}}}" if condition else source
+    try:
+        tree = ENV.parse(text)
+    except TemplateSyntaxError as exc:
+        kind = "expression" if condition else "template"
+        raise ExpressionSyntaxError(f"invalid {kind}: {exc.message}") from exc
+    local = {n.name for n in tree.find_all(jn.Name) if n.ctx in ("store", "param")}
+    return [ref for ref in _refs(tree, guarded=False) if ref.root not in local]
+
+
+def _refs(node: jn.Node, *, guarded: bool) -> Iterator[Reference]:
+    chain = _chain(node)
+    if chain is not None:
+        yield Reference(chain[0], chain[1], guarded)
+        if isinstance(node, jn.Getitem | jn.Getattr):
+            yield from _subscript_refs(node, guarded=guarded)
+        return
+    if isinstance(node, jn.Filter) and node.name in GUARD_FILTERS and node.node is not None:
+        yield from _refs(node.node, guarded=True)
+        for child in (*node.args, *(kw.value for kw in node.kwargs)):
+            yield from _refs(child, guarded=guarded)
+        return
+    if isinstance(node, jn.Test) and node.name in GUARD_TESTS:
+        yield from _refs(node.node, guarded=True)
+        return
+    for child in node.iter_child_nodes():
+        yield from _refs(child, guarded=guarded)
+
+
+def _chain(node: jn.Node) -> tuple[str, tuple[str | int, ...]] | None:
+    """Root name and constant path of a Name/Getattr/Getitem chain (cut at the first
+    non-constant subscript), or None when the node is not such a chain."""
+    path: list[str | int] = []
+    current = node
+    while True:
+        if isinstance(current, jn.Name):
+            return (current.name, tuple(reversed(path))) if current.ctx == "load" else None
+        if isinstance(current, jn.Getattr):
+            path.append(current.attr)
+        elif isinstance(current, jn.Getitem):
+            if isinstance(current.arg, jn.Const) and isinstance(current.arg.value, str | int):
+                path.append(current.arg.value)
+            else:
+                path.clear()
+        else:
+            return None
+        current = current.node
+
+
+def _subscript_refs(node: jn.Node, *, guarded: bool) -> Iterator[Reference]:
+    """References inside non-constant subscripts of a chain (``xs[inputs.i]``)."""
+    current = node
+    while isinstance(current, jn.Getitem | jn.Getattr):
+        if isinstance(current, jn.Getitem) and not isinstance(current.arg, jn.Const):
+            yield from _refs(current.arg, guarded=guarded)
+        current = current.node
+
+
+def template_sources(value: Any) -> Iterator[tuple[str, str]]:
+    """Every template string inside a JSON value, with its path suffix (``.a[0].b``)."""
+    if isinstance(value, str):
+        if is_template(value):
+            yield "", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for suffix, source in template_sources(item):
+                yield f".{key}{suffix}", source
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            for suffix, source in template_sources(item):
+                yield f"[{i}]{suffix}", source

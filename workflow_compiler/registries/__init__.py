@@ -1,0 +1,1 @@
+"""Registries of tools and model providers."""
