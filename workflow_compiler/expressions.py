@@ -189,29 +189,55 @@ def references(source: str, *, condition: bool = False) -> list[Reference]:
         kind = "expression" if condition else "template"
         raise ExpressionSyntaxError(f"invalid {kind}: {exc.message}") from exc
     local = {n.name for n in tree.find_all(jn.Name) if n.ctx in ("store", "param")}
-    return [ref for ref in _refs(tree, guarded=False) if ref.root not in local]
+    return [ref for ref in _refs(tree, guarded=False, shielded=()) if ref.root not in local]
 
 
-def _refs(node: jn.Node, *, guarded: bool) -> Iterator[Reference]:
+Chain = tuple[str, tuple[str | int, ...]]
+
+
+def _refs(node: jn.Node, *, guarded: bool, shielded: tuple[Chain, ...]) -> Iterator[Reference]:
+    """References under ``node``. ``shielded`` holds chains an enclosing ``if … is defined``
+    (statement or inline) has tested, so reads below them count as guarded."""
     chain = _chain(node)
     if chain is not None:
-        yield Reference(chain[0], chain[1], guarded)
+        yield Reference(chain[0], chain[1], guarded or _covered(chain, shielded))
         if isinstance(node, jn.Getitem | jn.Getattr):
-            yield from _subscript_refs(node, guarded=guarded)
+            yield from _subscript_refs(node, guarded=guarded, shielded=shielded)
         return
     if isinstance(node, jn.Filter) and node.name in GUARD_FILTERS and node.node is not None:
-        yield from _refs(node.node, guarded=True)
+        yield from _refs(node.node, guarded=True, shielded=shielded)
         for child in (*node.args, *(kw.value for kw in node.kwargs)):
-            yield from _refs(child, guarded=guarded)
+            yield from _refs(child, guarded=guarded, shielded=shielded)
         return
     if isinstance(node, jn.Test) and node.name in GUARD_TESTS:
-        yield from _refs(node.node, guarded=True)
+        yield from _refs(node.node, guarded=True, shielded=shielded)
+        return
+    if isinstance(node, jn.CondExpr | jn.If):
+        yield from _refs(node.test, guarded=guarded, shielded=shielded)
+        inner = shielded + _tested_chains(node.test)
+        for child in node.iter_child_nodes(exclude=("test",)):
+            yield from _refs(child, guarded=guarded, shielded=inner)
         return
     for child in node.iter_child_nodes():
-        yield from _refs(child, guarded=guarded)
+        yield from _refs(child, guarded=guarded, shielded=shielded)
 
 
-def _chain(node: jn.Node) -> tuple[str, tuple[str | int, ...]] | None:
+def _tested_chains(test: jn.Node) -> tuple[Chain, ...]:
+    found = []
+    for node in (test, *test.find_all(jn.Test)):
+        if isinstance(node, jn.Test) and node.name in GUARD_TESTS:
+            chain = _chain(node.node)
+            if chain is not None:
+                found.append(chain)
+    return tuple(found)
+
+
+def _covered(chain: Chain, shielded: tuple[Chain, ...]) -> bool:
+    root, path = chain
+    return any(root == r and path[: len(p)] == p for r, p in shielded)
+
+
+def _chain(node: jn.Node) -> Chain | None:
     """Root name and constant path of a Name/Getattr/Getitem chain (cut at the first
     non-constant subscript), or None when the node is not such a chain."""
     path: list[str | int] = []
@@ -231,12 +257,14 @@ def _chain(node: jn.Node) -> tuple[str, tuple[str | int, ...]] | None:
         current = current.node
 
 
-def _subscript_refs(node: jn.Node, *, guarded: bool) -> Iterator[Reference]:
+def _subscript_refs(
+    node: jn.Node, *, guarded: bool, shielded: tuple[Chain, ...]
+) -> Iterator[Reference]:
     """References inside non-constant subscripts of a chain (``xs[inputs.i]``)."""
     current = node
     while isinstance(current, jn.Getitem | jn.Getattr):
         if isinstance(current, jn.Getitem) and not isinstance(current.arg, jn.Const):
-            yield from _refs(current.arg, guarded=guarded)
+            yield from _refs(current.arg, guarded=guarded, shielded=shielded)
         current = current.node
 
 
