@@ -23,7 +23,7 @@ Condition = Annotated[str, Field(min_length=1, max_length=10_000)]
 class NodeBase(BaseModel):
     """Fields every node has."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
     id: NodeId
     """Unique in the spec; other nodes read this node's output as ``nodes.<id>.output``."""
@@ -47,7 +47,7 @@ class SetNode(NodeBase):
 class ChatMessage(BaseModel):
     """One message of an ``llm`` node's ``messages``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     role: Literal["system", "user", "assistant"]
     content: Template
@@ -100,7 +100,7 @@ class IfNode(NodeBase):
 class SwitchCase(BaseModel):
     """One case of a ``switch``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     when: Condition
     nodes: list[Node] = Field(default_factory=list)

@@ -17,7 +17,7 @@ class RetryPolicy(BaseModel):
     subtracted, so concurrent retries against one provider spread out instead of colliding.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     max_attempts: int = Field(default=1, ge=1, le=100)
     """Attempts in all, the first one included; 1 means no retry."""

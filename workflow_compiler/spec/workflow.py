@@ -22,7 +22,7 @@ from workflow_compiler.spec.nodes import (
 class WorkflowSpec(BaseModel):
     """A workflow: an input schema, a tree of nodes, and an output mapping."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
     version: Literal["1"]
     """Spec language version."""
