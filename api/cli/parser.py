@@ -1,0 +1,89 @@
+"""The grammar of the ``plait`` command line: commands, arguments and their help.
+
+It lives apart from the commands' code so that parsing imports nothing heavy: the modules
+behind ``run`` and ``graph`` import LangGraph and the openai client, which take seconds to load,
+and ``plait schema`` or ``plait --help`` should not wait for them. ``main`` imports only the
+module of the chosen command (``COMMANDS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+COMMANDS: dict[str, str] = {
+    "validate": "api.cli.validate",
+    "graph": "api.cli.graph",
+    "schema": "api.cli.schema",
+    "run": "api.cli.run",
+}
+"""Command name → module whose ``command(args) -> int`` carries it out."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser; ``args.command`` names the chosen command."""
+    parser = argparse.ArgumentParser(
+        prog="plait",
+        description="Plait: JSON workflow specs compiled to durable LangGraph graphs.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log details, tracebacks included"
+    )
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="command", required=True
+    )
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a spec and list every error and warning with its JSON path",
+        description="Run the static checks on a spec. Prints every issue as 'path: message' "
+        "(warnings as 'path: warning: message'), then 'ok' when there is no error. "
+        "Exit status 1 when there is an error.",
+    )
+    _spec_file(validate)
+
+    graph = commands.add_parser(
+        "graph",
+        help="print the compiled graph as Mermaid",
+        description="Check and compile a spec, then print its LangGraph graph as a Mermaid "
+        "flowchart (one box per spec node) on stdout.",
+    )
+    _spec_file(graph)
+
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the spec language",
+        description="Print the JSON Schema of spec v1, generated from the compiler's models. "
+        "docs/spec.schema.json is this output.",
+    )
+
+    run = commands.add_parser(
+        "run",
+        help="run a spec here and print its output as JSON",
+        description="Check, compile and run a spec in this process, with an in-memory "
+        "checkpointer. Node progress goes to stderr, the output JSON to stdout. A human node "
+        "asks on the terminal. Providers and secrets come from the environment: "
+        "OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL, PLAIT_SECRET_<NAME>.",
+    )
+    _spec_file(run)
+    run.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an input; typed by the inputs schema (strings stay text, other values are read "
+        "as JSON); repeat for more",
+    )
+    run.add_argument(
+        "--inputs-file",
+        type=Path,
+        metavar="FILE",
+        help="a JSON object of inputs; --input values override its keys",
+    )
+    run.add_argument("--run-id", help="the run's id (default: a new random one)")
+    return parser
+
+
+def _spec_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the spec, a JSON file")
