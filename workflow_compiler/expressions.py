@@ -54,7 +54,58 @@ class _Environment(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+class _ChainingUndefined(StrictUndefined):
+    """Strict, except that reading an attribute or item of it gives itself.
+
+    So ``nodes.x.output.a.b | default(1)`` is 1 when ``a`` is missing, as a guard should be,
+    while printing, comparing or iterating an undefined value still fails loudly.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
+
+
+class NotRun(_ChainingUndefined):
+    """The output of a node that has not run (its branch was skipped).
+
+    It behaves as null: it is false, equal to ``none``, ``is none``, prints as nothing, and
+    becomes ``null`` in any value an expression yields; unlike a plain null, ``default(...)``
+    replaces it and it is not ``defined``. Arithmetic, comparison or iteration fail with a
+    message naming the node, as they would on null.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return ""
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, NotRun)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(None)
+
+
+ENV = _Environment(undefined=_ChainingUndefined, autoescape=False, keep_trailing_newline=True)
+ENV.tests["none"] = lambda value: value is None or isinstance(value, NotRun)
+
+
+def not_run(node_id: str) -> NotRun:
+    """The value ``nodes.<node_id>.output`` has while that node has not run."""
+    return NotRun(hint=f"node '{node_id}' has not run (its branch was skipped)")
 
 
 def _fail(message: str, cause: Exception) -> NodeError:
@@ -98,10 +149,24 @@ def _compile_template(source: str) -> Any:
 def _evaluate(source: str, scope: Scope) -> Any:
     try:
         value = _compile_expression(source)(**scope)
-        if isinstance(value, Undefined):
+        if isinstance(value, Undefined) and not isinstance(value, NotRun):
             value._fail_with_undefined_error()
     except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
         raise _fail(f"expression '{source.strip()}' failed", exc) from exc
+    return _nulled(value)
+
+
+def _nulled(value: Any) -> Any:
+    """``value`` with every ``NotRun`` inside it replaced by None, copying only what changes,
+    so skipped outputs never reach the (serialised) state as anything but null."""
+    if isinstance(value, NotRun):
+        return None
+    if isinstance(value, list | tuple):
+        items = [_nulled(item) for item in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if isinstance(value, dict):
+        pairs = {key: _nulled(item) for key, item in value.items()}
+        return pairs if any(pairs[k] is not v for k, v in value.items()) else value
     return value
 
 
@@ -182,6 +247,12 @@ def references(source: str, *, condition: bool = False) -> list[Reference]:
     Raises:
         ExpressionSyntaxError: the source does not parse.
     """
+    return list(_references(source, condition))
+
+
+@lru_cache(maxsize=4096)
+def _references(source: str, condition: bool) -> tuple[Reference, ...]:
+    """Cached: the checks, secret lookup and lowering all read the same sources."""
     text = f"{{{{ {source} }}}}" if condition else source
     try:
         tree = ENV.parse(text)
@@ -189,7 +260,7 @@ def references(source: str, *, condition: bool = False) -> list[Reference]:
         kind = "expression" if condition else "template"
         raise ExpressionSyntaxError(f"invalid {kind}: {exc.message}") from exc
     local = {n.name for n in tree.find_all(jn.Name) if n.ctx in ("store", "param")}
-    return [ref for ref in _refs(tree, guarded=False, shielded=()) if ref.root not in local]
+    return tuple(ref for ref in _refs(tree, guarded=False, shielded=()) if ref.root not in local)
 
 
 Chain = tuple[str, tuple[str | int, ...]]

@@ -21,39 +21,62 @@ from workflow_compiler.spec import WorkflowSpec
 _ROOT = "inputs"
 
 
-def validate_inputs(spec: WorkflowSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The run inputs with defaults applied, once they satisfy ``spec.inputs``.
+class InputValidator:
+    """Validates run inputs against one input schema, checked and compiled once.
 
-    Args:
-        spec: The workflow; its ``inputs`` field is a JSON Schema (draft 2020-12).
-        inputs: The inputs as given; left untouched.
-
-    Returns:
-        A new dict: ``inputs`` plus every ``default`` declared under ``properties`` (nested
-        objects and array items included) for the keys that were absent.
+    A compiled workflow keeps one, so starting a run does not re-check the schema or rebuild
+    the validator each time.
 
     Raises:
-        InputsInvalidError: every violation at once, at paths like ``inputs.text`` or
-            ``inputs.items[2].name``.
-        SpecInvalidError: the spec's input schema itself is unusable (a spec that went through
-            the checks never has one).
+        SpecInvalidError: on construction, when the schema itself is unusable (a spec that
+            went through the checks never has one).
     """
-    if not isinstance(inputs, Mapping):
-        raise InputsInvalidError(
-            [CheckIssue(path=_ROOT, message=f"inputs must be an object, not {json_type(inputs)}")]
-        )
-    schema_problems = schema_issues(spec.inputs, _ROOT)
-    if schema_problems:
-        raise SpecInvalidError(schema_problems)
-    values = _with_defaults(spec.inputs, copy.deepcopy(dict(inputs)))
-    issues: list[CheckIssue] = []
-    for error in Draft202012Validator(spec.inputs).iter_errors(values):
-        for issue in _issues(error):
-            if issue not in issues:
-                issues.append(issue)
-    if issues:
-        raise InputsInvalidError(issues)
-    return values
+
+    __slots__ = ("_schema", "_validator")
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        problems = schema_issues(schema, _ROOT)
+        if problems:
+            raise SpecInvalidError(problems)
+        self._schema = schema
+        self._validator = Draft202012Validator(schema)
+
+    def __call__(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The run inputs with defaults applied, once they satisfy the schema.
+
+        Args:
+            inputs: The inputs as given; left untouched.
+
+        Returns:
+            A new dict: ``inputs`` plus every ``default`` declared under ``properties``
+            (nested objects and array items included) for the keys that were absent.
+
+        Raises:
+            InputsInvalidError: every violation at once, at paths like ``inputs.text`` or
+                ``inputs.items[2].name``.
+        """
+        if not isinstance(inputs, Mapping):
+            raise InputsInvalidError(
+                [
+                    CheckIssue(
+                        path=_ROOT, message=f"inputs must be an object, not {json_type(inputs)}"
+                    )
+                ]
+            )
+        values = _with_defaults(self._schema, copy.deepcopy(dict(inputs)))
+        issues: list[CheckIssue] = []
+        for error in self._validator.iter_errors(values):
+            for issue in _issues(error):
+                if issue not in issues:
+                    issues.append(issue)
+        if issues:
+            raise InputsInvalidError(issues)
+        return values
+
+
+def validate_inputs(spec: WorkflowSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``InputValidator(spec.inputs)(inputs)``, for one-off callers."""
+    return InputValidator(spec.inputs)(inputs)
 
 
 def _with_defaults(schema: Any, value: Any) -> Any:

@@ -11,6 +11,7 @@ from workflow_compiler.expressions import (
     Reference,
     compile_condition,
     compile_value,
+    not_run,
     references,
     single_expression,
     template_sources,
@@ -67,6 +68,37 @@ class TestCompileValue:
     def test_syntax_errors_are_raised_at_compile_time(self, source: str) -> None:
         with pytest.raises(ExpressionSyntaxError):
             compile_value(source)
+
+
+class TestNodesThatDidNotRun:
+    SCOPE = {"nodes": {"t": {"output": not_run("t")}, "u": {"output": {"a": 1}}}}
+
+    @pytest.mark.parametrize(
+        ("source", "expected"),
+        [
+            ("{{ nodes.t.output }}", None),
+            ("{{ [nodes.t.output, {'k': nodes.t.output}] }}", [None, {"k": None}]),
+            ("{{ nodes.t.output | default(0) }}", 0),
+            ("{{ nodes.t.output.a.b | default(1) }}", 1),
+            ("{{ nodes.u.output.zz.b | default(2) }}", 2),
+            ("{{ nodes.t.output is defined }}", False),
+            ("{{ nodes.t.output is none }}", True),
+            ("{{ nodes.t.output == none }}", True),
+            ("{{ nodes.t.output or nodes.u.output }}", {"a": 1}),
+            ("[{{ nodes.t.output }}]", "[]"),
+        ],
+    )
+    def test_reads_as_null_and_guards_apply(self, source: str, expected: object) -> None:
+        assert compile_value(source)(self.SCOPE) == expected
+
+    def test_using_it_unguarded_names_the_node(self) -> None:
+        with pytest.raises(NodeError, match="node 't' has not run"):
+            compile_value("{{ nodes.t.output.total > 3 }}")(self.SCOPE)
+
+    def test_a_missing_key_unguarded_still_fails(self) -> None:
+        with pytest.raises(NodeError) as caught:
+            compile_value("{{ nodes.u.output.zz.b }}")(self.SCOPE)
+        assert caught.value.kind is ErrorKind.EXPRESSION_ERROR
 
 
 class TestSingleExpression:

@@ -30,7 +30,7 @@ from workflow_compiler.context import RunContext, RuntimeServices
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.events import EventKind, RunEvent
 from workflow_compiler.expressions import Renderer, compile_value
-from workflow_compiler.inputs import validate_inputs
+from workflow_compiler.inputs import InputValidator
 from workflow_compiler.lowering.builder import LoweredGraph, lower
 from workflow_compiler.lowering.state import INPUTS, RUN
 from workflow_compiler.spec import WorkflowSpec
@@ -95,6 +95,7 @@ class CompiledWorkflow:
         """Bound on supersteps per call, from the spec's structure (loops times max_iterations)."""
         self._scope = lowered.scope
         self._output = _output_renderer(spec)
+        self._inputs = InputValidator(spec.inputs)
 
     def mermaid(self) -> str:
         """The graph as a Mermaid flowchart, for_each bodies drawn inside their runners."""
@@ -121,7 +122,7 @@ class CompiledWorkflow:
         Raises:
             InputsInvalidError: ``inputs`` fail the spec's input schema.
         """
-        values = validate_inputs(self.spec, inputs)
+        values = self._inputs(inputs)
         run_info = {"id": run_id, **(run or {})}
         context = RunContext(run_id=run_id, services=services, run=run_info)
         await _emit(context, "run_started", {"inputs": values})

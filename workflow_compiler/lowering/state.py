@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from workflow_compiler.context import RunContext
-from workflow_compiler.expressions import references
+from workflow_compiler.expressions import not_run, references
 from workflow_compiler.spec import ForEachNode, Node, child_lists, walk
 from workflow_compiler.spec.fields import expression_fields
 
@@ -51,7 +51,8 @@ class NodesView(dict[str, Any]):
     A ``dict`` subclass (the expression sandbox reads attributes of dicts as keys) that starts
     empty and fills itself from the state through ``__missing__``, so building a scope costs
     nothing however many nodes the graph has. A known node that has not run reads as
-    ``{"output": None}``; an unknown id is a missing key, i.e. undefined.
+    ``{"output": NotRun}`` (null, but caught by ``default``); an unknown id is a missing key,
+    i.e. undefined.
     """
 
     __slots__ = ("_keys", "_state")
@@ -62,7 +63,8 @@ class NodesView(dict[str, Any]):
         self._keys = keys
 
     def __missing__(self, node_id: str) -> dict[str, Any]:
-        entry = {"output": self._state.get(self._keys[node_id])}
+        key = self._keys[node_id]
+        entry = {"output": self._state[key] if key in self._state else not_run(node_id)}
         self[node_id] = entry
         return entry
 
