@@ -34,11 +34,18 @@ class TestCompileValue:
             ("n={{ inputs.n }}", "n=3"),
             ("{{ inputs.n }}{{ inputs.n }}", "33"),
             ("{% for x in inputs.xs %}{{ x }};{% endfor %}", "1;2;"),
+            ("{{ range(3) | list }}", [0, 1, 2]),
+            ("{{ dict(a=inputs.n) }}", {"a": 3}),
             ({"a": ["{{ inputs.name }}", 1], "b": None}, {"a": ["Ada", 1], "b": None}),
         ],
     )
     def test_renders_native_values_and_strings(self, value: object, expected: object) -> None:
         assert compile_value(value)(SCOPE) == expected
+
+    def test_rendering_leaves_the_scope_untouched(self) -> None:
+        scope = {"inputs": {"n": 1}}
+        compile_value("{% set inputs = 5 %}{{ inputs }}")(scope)
+        assert scope == {"inputs": {"n": 1}}
 
     def test_dict_keys_win_over_dict_methods(self) -> None:
         assert compile_value("{{ nodes.f.output.items }}")(SCOPE) == [7]

@@ -171,7 +171,11 @@ class CompiledWorkflow:
         self, graph_input: Any, context: RunContext, checkpointer: BaseCheckpointSaver | None
     ) -> RunOutcome:
         graph = self._bind(checkpointer)
-        config = _config(context.run_id, self.recursion_limit)
+        config: RunnableConfig = (
+            {"recursion_limit": self.recursion_limit}
+            if checkpointer is None
+            else _config(context.run_id, self.recursion_limit)
+        )
         try:
             final = await graph.ainvoke(graph_input, config, context=context)
             interrupts: list[Interrupt] = final.get("__interrupt__") or []
@@ -199,6 +203,8 @@ def _context(run_id: str, services: RuntimeServices, snapshot: StateSnapshot) ->
 
 
 def _config(run_id: str, recursion_limit: int) -> RunnableConfig:
+    """The config of a checkpointed call. Without a checkpointer the thread id is left out:
+    LangGraph copies ``configurable`` into every task's metadata, a cost for nothing there."""
     return {"configurable": {"thread_id": run_id}, "recursion_limit": recursion_limit}
 
 
