@@ -1,0 +1,1 @@
+"""What every package uses: settings, database, crypto, logging, ids, domain errors."""
