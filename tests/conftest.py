@@ -1,14 +1,16 @@
-"""Fixtures shared by the whole suite: a virtual clock and runtime services."""
+"""Fixtures shared by the whole suite: a virtual clock, runtime services, test databases."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.clock import FakeClock
+from tests.support.database import DatabaseFactory, database_backends
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import CollectingSink
 from workflow_compiler.registries.models import StaticModelProviders
@@ -49,3 +51,38 @@ def services(clock: FakeClock, events: CollectingSink, http: httpx.AsyncClient) 
         clock=clock,
         rng=random.Random(7),
     )
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """Makes per-test databases; holds the migrated templates for the whole session."""
+    factory = DatabaseFactory(tmp_path_factory.mktemp("migrated-template"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(params=database_backends())
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, database_factory: DatabaseFactory
+) -> AsyncIterator[str]:
+    """The URL of a database of this test's own: a SQLite file in ``tmp_path``, or (only when
+    PLAIT_TEST_DATABASE_URL is set) a PostgreSQL database created for it and dropped after.
+
+    Empty, unless the test also uses ``database``: then it is created already migrated, as a
+    copy of a template migrated once per session, which is much faster than migrating.
+    """
+    migrated = "database" in request.fixturenames
+    async with database_factory.fresh(request.param, tmp_path, migrated=migrated) as url:
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[str]:
+    """Tortoise initialized on ``database_url`` with every migration applied; yields the URL."""
+    from shared.database import close_database, init_database
+
+    await init_database(database_url)
+    try:
+        yield database_url
+    finally:
+        await close_database()

@@ -1,0 +1,84 @@
+"""Plait's settings, read from ``PLAIT_*`` environment variables and a ``.env`` file.
+
+There is no module-level ``settings`` object: each entry point (the CLI, the API app, the
+worker) builds ``Settings()`` once and passes what its parts need down to them, so tests can
+build their own ``Settings(...)`` without touching the environment of the whole process.
+Values given to the constructor win over the environment, which wins over ``.env`` in the
+working directory, which wins over the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _default_database_url(values: dict[str, Any]) -> str:
+    return f"sqlite://{values['data_dir']}/plait.db"
+
+
+class Settings(BaseSettings):
+    """Where Plait keeps its data and which services it talks to."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PLAIT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default=Path(".plait"),
+        description="Directory for local state: the embedded SQLite database, key files. "
+        "Created when missing.",
+    )
+    """Everything the embedded setup stores on disk lives here."""
+
+    database_url: str = Field(
+        default_factory=_default_database_url,
+        repr=False,
+        description="Database to use: 'sqlite://<path>' (embedded default, "
+        "'sqlite://<data_dir>/plait.db') or 'postgres://user:password@host:port/database'.",
+    )
+    """Left out of ``repr`` because a PostgreSQL URL may carry a password."""
+
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL for the task broker, e.g. 'redis://localhost:6379/0'. "
+        "Unset: runs are queued in-process.",
+    )
+    """A secret because a Redis URL may carry a password."""
+
+    db_pool_min: int = Field(
+        default=1,
+        ge=1,
+        description="Connections a PostgreSQL pool keeps open while idle (ignored for SQLite).",
+    )
+    """Lower bound of the asyncpg pool; SQLite uses one connection per process."""
+
+    db_pool_max: int = Field(
+        default=10,
+        ge=1,
+        description="Most connections a PostgreSQL pool opens (ignored for SQLite).",
+    )
+    """Upper bound of the asyncpg pool; it bounds this process's share of the server."""
+
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Apply pending database migrations when a process starts. Turn off when "
+        "migrations are applied separately with 'plait migrate'.",
+    )
+    """On by default so that the embedded setup needs no separate step."""
+
+    @model_validator(mode="after")
+    def _check_pool_bounds(self) -> Self:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError(
+                f"db_pool_min ({self.db_pool_min}) is larger than db_pool_max ({self.db_pool_max})"
+            )
+        return self
