@@ -1,8 +1,11 @@
 """Failures the command line reports as one line and an exit status, never a traceback.
 
-    CliError        the command could not do its job (exit 1)
-    └── UsageError  the command line itself is wrong: a bad ``--input``, an unusable
-                    ``--inputs-file`` (exit 2, as argparse uses for its own usage errors)
+    CliError                 the command could not do its job (exit 1)
+    ├── UsageError           the command line itself is wrong: a bad ``--input``, an unusable
+    │                        ``--inputs-file`` (exit 2, as argparse uses for its own usage
+    │                        errors)
+    └── RunInterruptedError  Ctrl-C stopped a run recorded in the database: the message says
+                             how to continue it (exit 130)
 
 Errors of the compiler (``PlaitError``) are translated in ``api.cli.main``; these are the
 failures that only exist at the command line. ``issue_line`` is how a check or input issue is
@@ -34,6 +37,15 @@ class UsageError(CliError):
     """The arguments are wrong; the user has to change the command line."""
 
     exit_code = EXIT_USAGE
+
+
+class RunInterruptedError(CliError):
+    """Ctrl-C stopped a run recorded in the database; the message says how to continue it.
+
+    Other interruptions exit quietly: there is nothing left to continue.
+    """
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def issue_line(issue: CheckIssue) -> str:

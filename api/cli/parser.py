@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "graph": "api.cli.graph",
     "schema": "api.cli.schema",
     "run": "api.cli.run",
+    "runs": "api.cli.runs",
+    "migrate": "api.cli.migrate",
 }
 """Command name → module whose ``command(args) -> int`` carries it out."""
 
@@ -60,10 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run a spec here and print its output as JSON",
-        description="Check, compile and run a spec in this process, with an in-memory "
-        "checkpointer. Node progress goes to stderr, the output JSON to stdout. A human node "
-        "asks on the terminal. Providers and secrets come from the environment: "
-        "OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL, PLAIT_SECRET_<NAME>.",
+        description="Check, compile and run a spec in this process. Node progress goes to "
+        "stderr, the output JSON to stdout. A human node asks on the terminal. Providers and "
+        "secrets come from the environment: OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL, "
+        "PLAIT_SECRET_<NAME>. Checkpoints stay in memory unless --db is given.",
     )
     _spec_file(run)
     run.add_argument(
@@ -81,7 +83,56 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a JSON object of inputs; --input values override its keys",
     )
-    run.add_argument("--run-id", help="the run's id (default: a new random one)")
+    run.add_argument("--run-id", help="the run's id (default: a new run_... id)")
+    run.add_argument(
+        "--db",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="record the run and checkpoint it in a database, so that it can be continued "
+        "with 'plait runs resume RUN_ID' after a failure or an interruption; URL is e.g. "
+        "sqlite://runs.db or postgres://user:password@host:5432/plait (default: "
+        "PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR). Put --db after FILE, "
+        "or write --db=URL",
+    )
+
+    runs = commands.add_parser(
+        "runs",
+        help="work with runs recorded by 'plait run --db'",
+        description="Commands on the runs recorded in the database.",
+    )
+    runs_commands = runs.add_subparsers(
+        title="commands", metavar="COMMAND", dest="runs_command", required=True
+    )
+    resume = runs_commands.add_parser(
+        "resume",
+        help="continue a run from its last checkpoint",
+        description="Continue a run recorded by 'plait run --db'. A failed or interrupted "
+        "run goes on from its last checkpoint: finished nodes are not executed again, the "
+        "failed node runs again. A run waiting for human input asks its questions on the "
+        "terminal. A completed run prints its output. The spec is the one stored with the "
+        "run.",
+    )
+    resume.add_argument("run_id", metavar="RUN_ID", help="the run's id, e.g. run_01J...")
+    resume.add_argument(
+        "--db",
+        metavar="URL",
+        help="the database the run was recorded in (default: PLAIT_DATABASE_URL, else the "
+        "SQLite file in PLAIT_DATA_DIR)",
+    )
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply pending database migrations",
+        description="Apply the migrations the database has not had yet and print the name of "
+        "each one applied. Safe to repeat: an up-to-date database is left unchanged.",
+    )
+    migrate.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the database, e.g. postgres://user:password@host:5432/plait (default: "
+        "PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR)",
+    )
     return parser
 
 

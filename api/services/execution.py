@@ -1,0 +1,94 @@
+"""Executing a run whose row follows it: each step runs the graph, then records the outcome.
+
+``RecordedRun`` joins the three things a durable run needs: its ``WorkflowRun`` row
+(``run_records``), its compiled workflow, and a checkpointer on the same database (thread id =
+run id). Its methods are the run API of ``CompiledWorkflow`` (start, resume, continue) with
+the row kept in step: ``running`` before the graph executes, the outcome after.
+
+If the caller is cancelled (Ctrl-C, a worker shutting down) nothing is recorded: the row still
+says ``running``, and ``continue_run`` picks the run up from its last checkpoint later. No
+node that finished runs again; LangGraph finishes storing the checkpoint of every completed
+superstep before the cancellation reaches the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from api.services.run_records import mark_running, record_outcome
+from shared.database.models import WorkflowRun
+from workflow_compiler.context import RuntimeServices
+from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
+
+__all__ = ["RecordedRun"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedRun:
+    """A run executed here, its row updated with each outcome.
+
+    Tortoise must be initialized in the current context, on the database ``record`` was read
+    from and ``checkpointer`` writes to.
+    """
+
+    record: WorkflowRun
+    """The run's row, updated in place as the run goes on."""
+    compiled: CompiledWorkflow
+    """The workflow of the row's spec (``run_records.run_spec``)."""
+    checkpointer: BaseCheckpointSaver
+    """Where the run's checkpoints are, usually a ``TortoiseSaver``."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's public id, also its LangGraph thread id."""
+        return self.record.id
+
+    async def start(self, services: RuntimeServices) -> RunOutcome:
+        """Run a freshly created row from the beginning, with the inputs it holds."""
+        return await self._recorded(self._start(services), services)
+
+    async def resume(self, answers: Mapping[str, Any], services: RuntimeServices) -> RunOutcome:
+        """Answer the questions of a run waiting for people (keyed by ``PendingInput.id``).
+
+        Raises:
+            ResumeError: no answers, or answers to questions the run is not asking.
+        """
+        await mark_running(self.record, at=services.clock.now())
+        call = self.compiled.resume(
+            answers, run_id=self.run_id, services=services, checkpointer=self.checkpointer
+        )
+        return await self._recorded(call, services)
+
+    async def continue_run(self, services: RuntimeServices) -> RunOutcome:
+        """Take the run up again from its last checkpoint, in a new attempt.
+
+        For a run that failed (the failed node runs again), that was interrupted or whose
+        process died (``running``), or that waits for people: the human nodes ask their
+        questions again and the outcome lists them. A run that stopped before its first
+        checkpoint was stored starts from the beginning.
+        """
+        await mark_running(self.record, at=services.clock.now(), new_attempt=True)
+        if await self.checkpointer.aget_tuple({"configurable": {"thread_id": self.run_id}}):
+            call = self.compiled.continue_run(
+                run_id=self.run_id, services=services, checkpointer=self.checkpointer
+            )
+        else:
+            call = self._start(services)
+        return await self._recorded(call, services)
+
+    def _start(self, services: RuntimeServices) -> Awaitable[RunOutcome]:
+        return self.compiled.start(
+            self.record.inputs,
+            run_id=self.run_id,
+            services=services,
+            checkpointer=self.checkpointer,
+        )
+
+    async def _recorded(self, call: Awaitable[RunOutcome], services: RuntimeServices) -> RunOutcome:
+        outcome = await call
+        await record_outcome(self.record, outcome, at=services.clock.now())
+        return outcome

@@ -1,0 +1,197 @@
+"""Run rows: written before a run executes, kept up to date with where it got to, found again.
+
+The ``WorkflowRun`` row is the source of truth for a run's status; LangGraph's checkpoints
+(thread id = run id) hold its state. Whoever executes a run writes the row *first*, so that a
+process that dies mid-run leaves a row saying ``running`` that can be resumed from its last
+checkpoint, then records each outcome on it:
+
+    create_run ──► running ──record_outcome──► completed | failed | waiting_human
+                      ▲                                   │            │
+                      └────────── mark_running ───────────┴────────────┘
+                                (resume, retry after a crash or a failure)
+
+Every function takes the tenant (or a row already read through one), so a run of another
+tenant reads as missing. Runs started from this machine's command line belong to the
+``local_tenant``, created on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from shared.database.models import (
+    RunSource,
+    RunStatus,
+    Tenant,
+    WorkflowRun,
+    WorkflowVersion,
+)
+from shared.errors import PlaitError
+from shared.ids import ID_BODY_LENGTH, IdPrefix
+from workflow_compiler.inputs import validate_inputs
+from workflow_compiler.lowering import RunOutcome
+from workflow_compiler.spec import WorkflowSpec
+
+__all__ = [
+    "LOCAL_TENANT_ID",
+    "RunExistsError",
+    "RunNotFoundError",
+    "create_run",
+    "load_run",
+    "local_tenant",
+    "mark_running",
+    "record_outcome",
+    "run_spec",
+]
+
+LOCAL_TENANT_ID = f"{IdPrefix.TENANT}_{'0' * ID_BODY_LENGTH}"
+"""The tenant of runs started from the command line: a fixed, valid id (time 0, random part
+0), so every process on every machine finds the same row without a lookup by name."""
+
+LOCAL_TENANT_NAME = "local"
+
+_FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED})
+"""Outcomes that end a run (``ended_at`` is set); a run waiting for people has not ended."""
+
+_OUTCOME_FIELDS = ("status", "outputs", "error_code", "error_message", "ended_at", "updated_at")
+
+
+class RunNotFoundError(PlaitError):
+    """No run has this id in the caller's tenant."""
+
+    code = "run_not_found"
+
+
+class RunExistsError(PlaitError):
+    """A run was to be created with an id that another run already has."""
+
+    code = "run_exists"
+
+
+async def local_tenant() -> Tenant:
+    """The tenant of command-line runs, created the first time it is needed.
+
+    Safe when several processes ask at once: the fixed id is the primary key, so only one
+    insert can win and the others read its row.
+    """
+    tenant, _ = await Tenant.get_or_create(id=LOCAL_TENANT_ID, defaults={"name": LOCAL_TENANT_NAME})
+    return tenant
+
+
+async def create_run(
+    tenant: Tenant,
+    spec: WorkflowSpec,
+    inputs: Mapping[str, Any],
+    *,
+    at: datetime,
+    run_id: str | None = None,
+    source: RunSource = RunSource.MANUAL,
+) -> WorkflowRun:
+    """Write the row of an ad-hoc run that the caller executes at once.
+
+    The row keeps a snapshot of the spec (so the run can be resumed after the file changed or
+    disappeared) and the validated inputs, and says ``running`` from the start: if the
+    process dies before recording an outcome, the row tells that it has to be continued.
+
+    Args:
+        tenant: The owner of the run.
+        spec: The checked spec to run.
+        inputs: The run inputs as given; validated against the spec, defaults applied.
+        at: When execution starts (``started_at``).
+        run_id: The run's public id; a new ``run_…`` id when omitted.
+        source: What started the run.
+
+    Returns:
+        The stored row.
+
+    Raises:
+        InputsInvalidError: ``inputs`` fail the spec's input schema (nothing is written).
+        RunExistsError: ``run_id`` is taken.
+    """
+    values: dict[str, Any] = {
+        "tenant": tenant,
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        "spec_hash": spec.spec_hash(),
+        "inputs": validate_inputs(spec, inputs),
+        "status": RunStatus.RUNNING,
+        "source": source,
+        "started_at": at,
+        "attempt": 1,
+    }
+    if run_id is not None:
+        values["id"] = run_id
+    try:
+        return await WorkflowRun.create(**values)
+    except IntegrityError as exc:
+        if run_id is not None and await WorkflowRun.exists(id=run_id):
+            raise RunExistsError(f"a run with id '{run_id}' already exists") from exc
+        raise
+
+
+async def load_run(tenant: Tenant, run_id: str) -> WorkflowRun:
+    """The run with this id in ``tenant``.
+
+    Raises:
+        RunNotFoundError: there is none (or it belongs to another tenant).
+    """
+    run = await WorkflowRun.get_or_none(id=run_id, tenant_id=tenant.id)
+    if run is None:
+        raise RunNotFoundError(f"run '{run_id}' not found")
+    return run
+
+
+async def run_spec(run: WorkflowRun) -> dict[str, Any]:
+    """The spec a run executes: its ad-hoc snapshot, or the spec of the version it names."""
+    if run.spec is not None:
+        return run.spec
+    version = await WorkflowVersion.get(id=run.version_id)
+    return version.spec
+
+
+async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = False) -> None:
+    """Say that the run executes again, before resuming or continuing it.
+
+    The error and end time of an earlier failure are cleared: they described an attempt
+    that is over.
+
+    Args:
+        run: The row to update (updated in place too).
+        at: Now; becomes ``started_at`` if the run never started.
+        new_attempt: The run is taken up afresh (continued after a failure or a crash, by a
+            new process) rather than answered within the execution that paused it; counts
+            in ``attempt``.
+    """
+    run.status = RunStatus.RUNNING
+    run.error_code = None
+    run.error_message = None
+    run.ended_at = None
+    changed = ["status", "error_code", "error_message", "ended_at", "updated_at"]
+    if run.started_at is None:
+        run.started_at = at
+        changed.append("started_at")
+    if new_attempt:
+        run.attempt += 1
+        changed.append("attempt")
+    await run.save(update_fields=changed)
+
+
+async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime) -> None:
+    """Store where a run got to: its status, and its outputs or its error.
+
+    Args:
+        run: The row to update (updated in place too).
+        outcome: What the last call on the compiled workflow returned.
+        at: Now; becomes ``ended_at`` when the run completed or failed.
+    """
+    status = RunStatus(outcome.status)
+    error = outcome.error
+    run.status = status
+    run.outputs = outcome.output if status is RunStatus.COMPLETED else None
+    run.error_code = error.kind.value if error is not None else None
+    run.error_message = error.message if error is not None else None
+    run.ended_at = at if status in _FINAL else None
+    await run.save(update_fields=list(_OUTCOME_FIELDS))
