@@ -21,7 +21,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, Un
 from jinja2 import nodes as jn
 from jinja2.parser import Parser
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import missing
 
 from workflow_compiler.errors import ErrorKind, NodeError
@@ -41,8 +41,11 @@ class ExpressionSyntaxError(ValueError):
     """A template or condition does not parse; the checks report it at the field's path."""
 
 
-class _Environment(SandboxedEnvironment):
-    """Sandbox whose attribute access on dicts means key access.
+class _Environment(ImmutableSandboxedEnvironment):
+    """Immutable sandbox whose attribute access on dicts means key access.
+
+    Immutable: a template must not change the values it reads (``output.append(…)`` would
+    alter another node's output, or a compiled constant shared by every run of a spec).
 
     Plain Jinja2 looks attributes up first, so ``output.items`` would be ``dict.items`` rather
     than the ``items`` key of a JSON object; workflow data is JSON, so keys win.

@@ -71,6 +71,16 @@ class TestCompileValue:
             compile_value("{{ inputs.name.__class__.__mro__ }}")(SCOPE)
         assert caught.value.kind is ErrorKind.EXPRESSION_ERROR
 
+    @pytest.mark.parametrize(
+        "source", ["{{ inputs.xs.append(9) }}", "{{ nodes.f.output.update({'total': 0}) }}"]
+    )
+    def test_templates_cannot_change_what_they_read(self, source: str) -> None:
+        scope = {"inputs": {"xs": [1, 2]}, "nodes": {"f": {"output": {"total": 1}}}}
+        with pytest.raises(NodeError) as caught:
+            compile_value(source)(scope)
+        assert caught.value.kind is ErrorKind.EXPRESSION_ERROR
+        assert scope == {"inputs": {"xs": [1, 2]}, "nodes": {"f": {"output": {"total": 1}}}}
+
     @pytest.mark.parametrize("source", ["{{ inputs. }}", "{% for %}", "a {{ ) }}"])
     def test_syntax_errors_are_raised_at_compile_time(self, source: str) -> None:
         with pytest.raises(ExpressionSyntaxError):
