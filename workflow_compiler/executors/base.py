@@ -23,11 +23,18 @@ class Invocation:
     """Expression names, secrets included when the node references any."""
     timeout_s: float | None
     """The node's per-attempt bound, for executors that pass it to a client."""
+    execution_id: str | None = None
+    """LangGraph's task id of this execution of the node: it tells apart the executions of a
+    node inside a for_each body (one per item) or a loop body (one per pass), and is the same
+    when a pending task is resumed. None outside a graph."""
 
     @property
     def idempotency_key(self) -> str:
-        """Stable per attempt, so a side effect retried by the transport is not repeated."""
-        return f"{self.run.run_id}:{self.node_id}:{self.attempt}"
+        """Stable per attempt of one execution of a node, so a side effect retried by the
+        transport is not repeated, while every for_each item and loop pass gets its own."""
+        if self.execution_id is None:
+            return f"{self.run.run_id}:{self.node_id}:{self.attempt}"
+        return f"{self.run.run_id}:{self.node_id}:{self.execution_id}:{self.attempt}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

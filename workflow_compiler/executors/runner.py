@@ -31,8 +31,12 @@ class CompiledStep:
         return cls(node, executor, secret_names(node))
 
 
-async def run_step(step: CompiledStep, run: RunContext, scope: Scope) -> Any:
+async def run_step(
+    step: CompiledStep, run: RunContext, scope: Scope, *, execution_id: str | None = None
+) -> Any:
     """Execute a node until it succeeds or its retry policy gives up.
+
+    ``execution_id`` (LangGraph's task id) goes into each attempt's idempotency key.
 
     Returns:
         The node's output; under ``on_error: continue`` a final failure becomes
@@ -50,7 +54,7 @@ async def run_step(step: CompiledStep, run: RunContext, scope: Scope) -> Any:
         await _emit(run, "node_started", node.id, attempt)
         started = clock.monotonic()
         try:
-            result = await _attempt(step, run, scope, attempt)
+            result = await _attempt(step, run, scope, attempt, execution_id)
         except GraphBubbleUp as interrupt:
             await _emit(run, "interrupted", node.id, attempt, data=_interrupt_data(interrupt))
             raise
@@ -97,12 +101,19 @@ async def run_step(step: CompiledStep, run: RunContext, scope: Scope) -> Any:
         raise error
 
 
-async def _attempt(step: CompiledStep, run: RunContext, scope: Scope, attempt: int) -> NodeResult:
+async def _attempt(
+    step: CompiledStep, run: RunContext, scope: Scope, attempt: int, execution_id: str | None
+) -> NodeResult:
     if step.secrets:
         scope = {**scope, "secrets": await run.services.secrets.resolve(step.secrets)}
     timeout_s = step.node.timeout_s
     call = Invocation(
-        run=run, node_id=step.node.id, attempt=attempt, scope=scope, timeout_s=timeout_s
+        run=run,
+        node_id=step.node.id,
+        attempt=attempt,
+        scope=scope,
+        timeout_s=timeout_s,
+        execution_id=execution_id,
     )
     if timeout_s is None:
         return await step.executor(call)

@@ -28,7 +28,7 @@ from langgraph.types import Command, Overwrite, Send
 from workflow_compiler.context import RunContext
 from workflow_compiler.executors.runner import CompiledStep, run_step
 from workflow_compiler.lowering.state import ScopeBuilder, output_key, results_key
-from workflow_compiler.lowering.steps import SKIP, State, Targets
+from workflow_compiler.lowering.steps import SKIP, State, Targets, task_id
 
 _NS_SEP = "|"
 """Separator of LangGraph checkpoint namespaces (``outer:task|inner:task``)."""
@@ -87,7 +87,8 @@ class DispatchNode:
 
     async def __call__(self, state: State, runtime: Runtime[RunContext]) -> Command[str]:
         run = runtime.context
-        items = await run_step(self._step, run, self._scope(state, run))
+        scope = self._scope(state, run)
+        items = await run_step(self._step, run, scope, execution_id=task_id(runtime))
         if not isinstance(items, list):  # the failure became the output (on_error: continue)
             return Command(update={self._key: items}, goto=self.targets[SKIP])
         carried = {key: state[key] for key in self._carry if key in state}

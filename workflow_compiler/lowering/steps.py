@@ -47,7 +47,8 @@ class StepNode:
 
     async def __call__(self, state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         run = runtime.context
-        return {self._key: await run_step(self._step, run, self._scope(state, run))}
+        scope = self._scope(state, run)
+        return {self._key: await run_step(self._step, run, scope, execution_id=task_id(runtime))}
 
 
 class RouteNode:
@@ -67,8 +68,15 @@ class RouteNode:
 
     async def __call__(self, state: State, runtime: Runtime[RunContext]) -> Command[str]:
         run = runtime.context
-        output = await run_step(self._step, run, self._scope(state, run))
+        scope = self._scope(state, run)
+        output = await run_step(self._step, run, scope, execution_id=task_id(runtime))
         return Command(update={self._key: output}, goto=self.targets[self._route(output)])
+
+
+def task_id(runtime: Runtime[RunContext]) -> str | None:
+    """LangGraph's id of the task running this node: one per execution of a spec node."""
+    info = runtime.execution_info
+    return info.task_id if info is not None else None
 
 
 def branch_route(output: Mapping[str, Any]) -> str:
@@ -111,7 +119,7 @@ class LoopCheckNode:
         passes: int = 0 if self._entry else state[self._key]["iterations"]
         scope = self._scope(state, run)
         scope["nodes"][self._id] = {"output": {"iterations": passes}}
-        output = await run_step(self._step, run, scope)
+        output = await run_step(self._step, run, scope, execution_id=task_id(runtime))
         route = BODY if output.get("iterations", passes) > passes else DONE
         return Command(update={self._key: output}, goto=self.targets[route])
 

@@ -33,6 +33,7 @@ class ProbeTool:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.keys: list[str] = []
         self.finished: list[str] = []
         self.broken: set[str] = set()
         self.gates: dict[str, asyncio.Event] = {}
@@ -43,6 +44,7 @@ class ProbeTool:
     async def __call__(self, args: dict[str, Any], ctx: ToolContext) -> Any:
         key = str(args["key"])
         self.calls.append(key)
+        self.keys.append(ctx.idempotency_key)
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:

@@ -233,3 +233,26 @@ class TestFailures:
 
         assert outcome.output == ["a", "b", "c"]
         assert (probe.count("a"), probe.count("b"), probe.count("c")) == (1, 2, 1)
+
+
+class TestIdempotencyKeys:
+    async def test_every_item_and_every_pass_gets_its_own_key(
+        self, run_spec: Run, probe: ProbeTool
+    ) -> None:
+        looped = {
+            "id": "again",
+            "type": "loop",
+            "condition": "nodes.again.output.iterations < 3",
+            "max_iterations": 5,
+            "body": [{"id": "tick", "type": "tool", "tool": "probe", "args": {"key": "tick"}}],
+        }
+
+        outcome = await run_spec(
+            spec(for_each([probe_item()]), looped, inputs=LIST_INPUT), {"xs": ["a", "b", "c"]}
+        )
+
+        assert outcome.status == "completed"
+        assert len(probe.keys) == 6
+        assert len(set(probe.keys)) == 6
+        assert all(key.startswith(("run-1:work:", "run-1:tick:")) for key in probe.keys)
+        assert all(key.endswith(":1") for key in probe.keys)
