@@ -29,6 +29,7 @@ from shared.database.models import (
     Tenant,
     WorkflowRun,
     WorkflowVersion,
+    json_value,
 )
 from shared.errors import PlaitError
 from shared.ids import ID_BODY_LENGTH, IdPrefix
@@ -190,8 +191,10 @@ async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime)
     status = RunStatus(outcome.status)
     error = outcome.error
     run.status = status
-    run.outputs = outcome.output if status is RunStatus.COMPLETED else None
+    outputs = outcome.output if status is RunStatus.COMPLETED else None
+    run.outputs = json_value(outputs)
     run.error_code = error.kind.value if error is not None else None
     run.error_message = error.message if error is not None else None
     run.ended_at = at if status in _FINAL else None
     await run.save(update_fields=list(_OUTCOME_FIELDS))
+    run.outputs = outputs

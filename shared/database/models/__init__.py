@@ -14,6 +14,7 @@ Key contracts:
   column's comment (the list of values), so it takes a migration like any model change.
 """
 
+from shared.database.models._columns import json_value
 from shared.database.models.agents import (
     AgentMessage,
     AgentSession,
@@ -68,4 +69,5 @@ __all__ = [
     "WorkflowDraft",
     "WorkflowRun",
     "WorkflowVersion",
+    "json_value",
 ]

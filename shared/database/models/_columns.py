@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 
@@ -31,3 +32,13 @@ def tenant_key() -> fields.ForeignKeyRelation[Tenant]:
     filter on the caller's tenant without a join.
     """
     return fields.ForeignKeyField("plait.Tenant", related_name=False, on_delete=fields.CASCADE)
+
+
+def json_value(value: Any) -> Any:
+    """``value`` ready to assign to a ``JSONField`` so that any JSON value round-trips.
+
+    Tortoise takes a ``str`` given to a ``JSONField`` as JSON text already encoded: the output
+    ``"hello"`` would be refused as invalid JSON, and ``"123"`` would read back as the number
+    123. Encoding strings first stores them as JSON strings; other values Tortoise encodes.
+    """
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else value

@@ -202,6 +202,15 @@ class TestRecordOutcome:
         )
         assert (stored.error_code, stored.error_message) == (None, None)
 
+    @pytest.mark.parametrize("output", ["hello", '"quoted"', "123", "", 5, None, [1, "a"]])
+    async def test_any_json_output_reads_back_as_it_was(
+        self, run: WorkflowRun, output: object
+    ) -> None:
+        await record_outcome(run, RunOutcome(status="completed", output=output), at=AT)
+
+        assert run.outputs == output
+        assert (await WorkflowRun.get(id=run.id)).outputs == output
+
     async def test_a_failed_run_keeps_its_error_kind_and_message(self, run: WorkflowRun) -> None:
         error = NodeError(ErrorKind.TIMEOUT, "node 'echo' timed out after 5 s")
         await record_outcome(run, RunOutcome(status="failed", error=error), at=AT)
