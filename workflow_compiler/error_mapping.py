@@ -28,7 +28,7 @@ query string or user info, which is where tokens tend to travel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -128,6 +128,18 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def mask_value(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with every secret masked in every string inside it (keys included), copying
+    only containers; what a node outputs is stored and sent on, so it must not hold one."""
+    if isinstance(value, str):
+        return mask(value, secrets)
+    if isinstance(value, list | tuple):
+        return [mask_value(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {mask_value(k, secrets): mask_value(v, secrets) for k, v in value.items()}
+    return value
 
 
 def mask_error(error: NodeError, secrets: Iterable[str]) -> NodeError:

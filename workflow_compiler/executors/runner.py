@@ -9,6 +9,7 @@ from typing import Any
 from langgraph.errors import GraphBubbleUp
 
 from workflow_compiler.context import RunContext
+from workflow_compiler.error_mapping import mask, mask_error, mask_value
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.events import EventKind, RunEvent
 from workflow_compiler.executors.base import Executor, Invocation, NodeResult
@@ -104,17 +105,41 @@ async def run_step(
 async def _attempt(
     step: CompiledStep, run: RunContext, scope: Scope, attempt: int, execution_id: str | None
 ) -> NodeResult:
+    """One attempt, with the secrets the node reads resolved into its scope and masked in
+    whatever leaves it (output, error message), so no secret is stored or sent on."""
+    secrets: list[str] = []
     if step.secrets:
-        scope = {**scope, "secrets": await run.services.secrets.resolve(step.secrets)}
-    timeout_s = step.node.timeout_s
+        resolved = await run.services.secrets.resolve(step.secrets)
+        secrets = [value for value in resolved.values() if value]
+        scope = {**scope, "secrets": resolved}
     call = Invocation(
         run=run,
         node_id=step.node.id,
         attempt=attempt,
         scope=scope,
-        timeout_s=timeout_s,
+        timeout_s=step.node.timeout_s,
         execution_id=execution_id,
     )
+    try:
+        result = await _bounded(step, call, run)
+    except (GraphBubbleUp, asyncio.CancelledError):
+        raise
+    except NodeError as exc:
+        if not secrets:
+            raise
+        raise mask_error(exc, secrets) from None  # the cause may quote the secret
+    except Exception as exc:
+        if not secrets:
+            raise NodeError(ErrorKind.TOOL_ERROR, f"{type(exc).__name__}: {exc}") from exc
+        message = mask(f"{type(exc).__name__}: {exc}", secrets)
+        raise NodeError(ErrorKind.TOOL_ERROR, message) from None
+    if not secrets:
+        return result
+    return NodeResult(output=mask_value(result.output, secrets), usage=result.usage)
+
+
+async def _bounded(step: CompiledStep, call: Invocation, run: RunContext) -> NodeResult:
+    timeout_s = call.timeout_s
     if timeout_s is None:
         return await step.executor(call)
     try:

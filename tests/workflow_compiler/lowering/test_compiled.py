@@ -303,6 +303,24 @@ class TestCheckpoints:
             assert len(blobs) == 1, node_id
 
 
+class TestSecrets:
+    async def test_secret_values_never_reach_outputs_events_or_checkpoints(
+        self, run_spec: Run, saver: InMemorySaver, events: CollectingSink
+    ) -> None:
+        outcome = await run_spec(
+            spec(
+                set_node("echo", {"header": "Bearer {{ secrets.HOOK_TOKEN }}"}),
+                set_node("later", "{{ nodes.echo.output.header }}"),
+            )
+        )
+
+        assert outcome.output == "Bearer ***"
+        stored = repr((saver.storage, saver.writes, saver.blobs))
+        assert "***" in stored
+        assert "tok-123" not in stored
+        assert "tok-123" not in repr(events.events)
+
+
 class TestMermaid:
     def test_every_node_id_appears(self, compile_spec: Compile) -> None:
         raw = spec(
