@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined
 from jinja2 import nodes as jn
 from jinja2.parser import Parser
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from workflow_compiler.errors import ErrorKind, NodeError
@@ -185,7 +185,7 @@ def _evaluate(source: str, template: Template, scope: Scope) -> Any:
         value = context.vars["result"]
         if isinstance(value, Undefined) and not isinstance(value, NotRun):
             value._fail_with_undefined_error()
-    except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+    except Exception as exc:  # any failure inside a template is the template's
         raise _fail(f"expression '{source.strip()}' failed", exc) from exc
     return _nulled(value)
 
@@ -193,7 +193,7 @@ def _evaluate(source: str, template: Template, scope: Scope) -> Any:
 def _render(template: Template, scope: Scope) -> str:
     try:
         return "".join(template.root_render_func(_context(template, scope)))
-    except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+    except Exception as exc:  # any failure inside a template is the template's
         raise _fail("template failed", exc) from exc
 
 

@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic import ValidationError
-
-from api.cli.errors import CliError, UsageError
+from api.cli.errors import UsageError
 from api.services import RecordedRun, create_run, load_run, local_tenant
 from shared.config import Settings
-from shared.database import close_database, init_database
+from shared.database import close_database, display_url, init_database
 from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import WorkflowRun
 from workflow_compiler.clock import SystemClock
@@ -30,25 +28,11 @@ RUN_ID_MAX_LENGTH: int = WorkflowRun._meta.fields_map["id"].max_length
 """The longest run id the database stores (``--run-id`` is checked against it)."""
 
 
-def database_settings(url: str | None) -> Settings:
-    """The settings of this process, with ``url`` as the database when given.
-
-    Raises:
-        CliError: a ``PLAIT_*`` variable (or ``.env`` entry) has an invalid value.
-    """
-    try:
-        return Settings() if url is None else Settings(database_url=url)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise CliError(f"invalid PLAIT_* settings: {problems}") from exc
-
-
 @asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[None]:
+async def open_database(settings: Settings, *, create: bool = True) -> AsyncIterator[None]:
     """Tortoise on the configured database for the rest of the command.
+
+    ``create=False`` refuses a SQLite file that does not exist (for commands that read runs).
 
     Raises:
         DatabaseConfigError: the URL is unusable.
@@ -57,6 +41,7 @@ async def open_database(settings: Settings) -> AsyncIterator[None]:
     await init_database(
         settings.database_url,
         migrate=settings.migrate_on_start,
+        create=create,
         pool_min=settings.db_pool_min,
         pool_max=settings.db_pool_max,
     )
@@ -105,5 +90,5 @@ async def find_run(run_id: str) -> WorkflowRun:
 
 def resume_hint(run_id: str, url: str | None) -> str:
     """The command that continues the run, naming the database when it is not the default."""
-    database = f" --db {url}" if url else ""
+    database = f" --db {display_url(url)}" if url else ""
     return f"continue it with: plait runs resume {run_id}{database}"

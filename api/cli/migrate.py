@@ -11,30 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from pydantic import ValidationError
-
-from api.cli.errors import EXIT_OK, CliError
-from shared.config import Settings
+from api.cli.errors import EXIT_OK
+from api.cli.settings import load_settings
 from shared.database import migrate
 
 
 def command(args: argparse.Namespace) -> int:
     """Apply pending migrations to ``--database-url``, or to the configured database."""
-    url = args.database_url or _configured_database_url()
+    url = args.database_url or load_settings().database_url
     applied = asyncio.run(migrate(url))
     for name in applied:
         print(f"applied {name}")
     if not applied:
         print("no migrations to apply: the database is up to date")
     return EXIT_OK
-
-
-def _configured_database_url() -> str:
-    try:
-        return Settings().database_url
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise CliError(f"invalid PLAIT_* settings: {problems}") from exc

@@ -78,14 +78,9 @@ def _recorded(
     # Imported here, not at the top: the database layer (Tortoise, its drivers, the
     # settings) is a noticeable share of the start-up time of every ``plait run``, and only
     # ``--db`` needs it.
-    from api.cli.database import (
-        check_run_id,
-        database_settings,
-        open_database,
-        record_new_run,
-        resume_hint,
-    )
+    from api.cli.database import check_run_id, open_database, record_new_run, resume_hint
+    from api.cli.settings import load_settings
 
     check_run_id(run_id)
-    loop.enter(open_database(database_settings(url)))
+    loop.enter(open_database(load_settings(url)))
     return loop.run(record_new_run(compiled, inputs, run_id=run_id)), resume_hint(run_id, url)

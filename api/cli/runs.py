@@ -19,11 +19,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from api.cli.database import database_settings, find_run, open_database, resume_hint
+from api.cli.database import find_run, open_database, resume_hint
 from api.cli.errors import EXIT_OK, CliError
 from api.cli.event_loop import CommandLoop
 from api.cli.local_run import LocalRun, print_output, report_outcome, resumable
 from api.cli.progress import ProgressSink
+from api.cli.settings import load_settings
 from api.services import RecordedRun, run_spec
 from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import RunStatus
@@ -58,7 +59,7 @@ def _resume(args: argparse.Namespace) -> int:
     progress = ProgressSink()
     hint = resume_hint(args.run_id, args.db)
     with CommandLoop() as loop:
-        loop.enter(open_database(database_settings(args.db)))
+        loop.enter(open_database(load_settings(args.db), create=False))
         record = loop.run(find_run(args.run_id))
         if record.status is RunStatus.COMPLETED:
             print(f"run {record.id} already completed", file=sys.stderr)

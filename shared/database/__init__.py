@@ -5,7 +5,13 @@ pending migrations unless told not to) and ``close_database()`` at exit; ``plait
 calls ``migrate(url)``. Models live in ``shared.database.models``.
 """
 
-from shared.database.connection import close_database, init_database, migrate, tortoise_config
+from shared.database.connection import (
+    close_database,
+    display_url,
+    init_database,
+    migrate,
+    tortoise_config,
+)
 from shared.database.errors import DatabaseConfigError, DatabaseError, DatabaseUnavailableError
 
 __all__ = [
@@ -13,6 +19,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailableError",
     "close_database",
+    "display_url",
     "init_database",
     "migrate",
     "tortoise_config",

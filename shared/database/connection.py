@@ -97,7 +97,8 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
     The default reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) costs a
     round trip on every release, i.e. on every statement outside a transaction. Plait keeps no
-    session state on pooled connections (the migration lock uses its own connection), and
+    session state on pooled connections (the migration lock is unlocked explicitly, and the
+    migrations run on a pool of their own that is closed afterwards), and
     asyncpg still rolls back a transaction left open before calling this.
     """
 
@@ -119,7 +120,7 @@ def tortoise_config(url: str, *, pool_min: int = 1, pool_max: int = 10) -> dict[
     try:
         connection = expand_db_url(url)
     except (ConfigurationError, ValueError) as exc:
-        raise DatabaseConfigError(f"unusable database URL {_display_url(url)}: {exc}") from exc
+        raise DatabaseConfigError(f"unusable database URL {display_url(url)}: {exc}") from exc
     credentials: dict[str, Any] = connection["credentials"]
     if connection["engine"] == _SQLITE_ENGINE:
         for pragma, value in _SQLITE_PRAGMAS.items():
@@ -130,7 +131,7 @@ def tortoise_config(url: str, *, pool_min: int = 1, pool_max: int = 10) -> dict[
         credentials.setdefault("reset", _keep_session)
     else:
         raise DatabaseConfigError(
-            f"unsupported database {_display_url(url)}: use a sqlite:// or postgres:// URL"
+            f"unsupported database {display_url(url)}: use a sqlite:// or postgres:// URL"
         )
     return {
         "connections": {CONNECTION_NAME: connection},
@@ -153,7 +154,12 @@ the database, so any URL will do."""
 
 
 async def init_database(
-    url: str, *, migrate: bool = True, pool_min: int = 1, pool_max: int = 10
+    url: str,
+    *,
+    migrate: bool = True,
+    create: bool = True,
+    pool_min: int = 1,
+    pool_max: int = 10,
 ) -> None:
     """Initialize Tortoise on ``url`` for this context, after applying pending migrations.
 
@@ -163,14 +169,21 @@ async def init_database(
             (``plait migrate``), e.g. when several processes share one PostgreSQL server.
         pool_min: Connections a PostgreSQL pool keeps open.
         pool_max: Most connections a PostgreSQL pool opens.
+        create: Create a SQLite file that does not exist yet. Off for commands that only
+            make sense on an existing database (``plait runs resume``), so a mistyped path
+            is an error rather than a new, empty database.
 
     Raises:
         DatabaseConfigError: When the URL is unusable.
         DatabaseUnavailableError: When the database cannot be reached or opened.
     """
+    config = tortoise_config(url, pool_min=pool_min, pool_max=pool_max)
+    _refuse_in_memory(config, url)
+    path = _sqlite_file(config)
+    if not create and path is not None and not path.exists():
+        raise DatabaseUnavailableError(f"no database at {display_url(url)}")
     if migrate:
         await _apply_migrations(url)
-    config = tortoise_config(url, pool_min=pool_min, pool_max=pool_max)
     await _prepare_sqlite_file(config, url)
     # Tortoise caches each model's INSERT/UPDATE/DELETE SQL per connection *name*, across
     # inits: after SQLite, PostgreSQL would get statements with SQLite's placeholders.
@@ -209,6 +222,7 @@ async def migrate(url: str) -> list[str]:
 
 async def _apply_migrations(url: str) -> list[str]:
     config = tortoise_config(url, pool_max=_MIGRATION_POOL_MAX)
+    _refuse_in_memory(config, url)
     await _prepare_sqlite_file(config, url)
     applied: list[str] = []
 
@@ -261,7 +275,7 @@ async def _check_reachable(client: BaseDBAsyncClient, url: str) -> None:
         await client.execute_query("SELECT 1")
     except (OSError, BaseORMException, asyncpg.PostgresError, sqlite3.Error) as exc:
         raise DatabaseUnavailableError(
-            f"cannot connect to the database {_display_url(url)}: {_reason(exc)}"
+            f"cannot connect to the database {display_url(url)}: {_reason(exc)}"
         ) from exc
 
 
@@ -279,18 +293,29 @@ async def _prepare_sqlite_file(config: dict[str, Any], url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseUnavailableError(
-            f"cannot create the directory of the database {_display_url(url)}: {_reason(exc)}"
+            f"cannot create the directory of the database {display_url(url)}: {_reason(exc)}"
         ) from exc
     try:
         await asyncio.to_thread(_open_and_close, path)
     except sqlite3.Error as exc:
         raise DatabaseUnavailableError(
-            f"cannot open the database {_display_url(url)}: {_reason(exc)}"
+            f"cannot open the database {display_url(url)}: {_reason(exc)}"
         ) from exc
 
 
 def _open_and_close(path: Path) -> None:
     sqlite3.connect(path).close()
+
+
+def _refuse_in_memory(config: dict[str, Any], url: str) -> None:
+    """An in-memory SQLite database lives in one connection: the migrations would build their
+    tables in another, and the application would find none."""
+    connection = config["connections"][CONNECTION_NAME]
+    if connection["engine"] == _SQLITE_ENGINE and _sqlite_file(config) is None:
+        raise DatabaseConfigError(
+            f"{display_url(url)} is an in-memory database, which Plait cannot migrate and "
+            "use: give a file, e.g. sqlite://.plait/plait.db"
+        )
 
 
 def _sqlite_file(config: dict[str, Any]) -> Path | None:
@@ -304,7 +329,7 @@ def _sqlite_file(config: dict[str, Any]) -> Path | None:
     return Path(path)
 
 
-def _display_url(url: str) -> str:
+def display_url(url: str) -> str:
     """``url`` with its password replaced by ``***``, for messages and logs."""
     try:
         password = urlsplit(url).password

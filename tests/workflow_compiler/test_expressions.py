@@ -58,7 +58,13 @@ class TestCompileValue:
 
     @pytest.mark.parametrize(
         "source",
-        ["{{ inputs.missing }}", "x {{ inputs.missing }}", "{{ inputs.n + 'a' }}"],
+        [
+            "{{ inputs.missing }}",
+            "x {{ inputs.missing }}",
+            "{{ inputs.n + 'a' }}",
+            "{{ {'a': 1} | dictsort(by='neither') }}",
+            "x {{ {'a': 1} | dictsort(by='neither') }}",
+        ],
     )
     def test_evaluation_failures_are_expression_errors(self, source: str) -> None:
         with pytest.raises(NodeError) as caught:

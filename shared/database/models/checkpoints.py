@@ -41,7 +41,7 @@ class CheckpointRecord(Model):
     parent_checkpoint_id = fields.CharField(max_length=255, null=True)
     """The checkpoint this one was derived from; null for the first of a namespace."""
     run_id = fields.CharField(max_length=255, null=True)
-    """`metadata["run"]` (LangGraph's id of the invocation), kept in a column so that
+    """`metadata["run_id"]` (LangGraph's id of the invocation), kept in a column so that
     deleting the checkpoints of given runs needs no scan of the metadata."""
     type = fields.CharField(max_length=64)
     """The serializer's encoding of `checkpoint`."""

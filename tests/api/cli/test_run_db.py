@@ -373,7 +373,10 @@ class TestResumeAWaitingRun:
 
 
 class TestResumeRefusals:
-    def test_an_unknown_run_is_one_line(self, cli: CliRunner, database_url: str) -> None:
+    def test_an_unknown_run_is_one_line(
+        self, cli: CliRunner, write_spec: SpecWriter, database_url: str
+    ) -> None:
+        cli("run", str(write_spec(ECHO)), "--db", database_url)  # the database now exists
         result = cli("runs", "resume", "run_nope", "--db", database_url)
         assert (result.code, result.out) == (1, "")
         assert result.err == "error: run 'run_nope' not found\n"
@@ -394,6 +397,15 @@ class TestResumeRefusals:
         result = cli("runs", "resume", run_id, "--db", database_url)
         assert (result.code, result.out) == (1, "")
         assert result.err == f"error: run '{run_id}' cannot be resumed: it was canceled\n"
+
+    def test_a_database_file_that_does_not_exist_is_not_created(
+        self, cli: CliRunner, tmp_path: Path
+    ) -> None:
+        missing = tmp_path / "typo.db"
+        result = cli("runs", "resume", "run_x", "--db", f"sqlite://{missing}")
+        assert (result.code, result.out) == (1, "")
+        assert result.err == f"error: no database at sqlite://{missing}\n"
+        assert not missing.exists()
 
     def test_resume_needs_a_run_id(self, cli: CliRunner) -> None:
         result = cli("runs", "resume")

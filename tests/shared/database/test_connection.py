@@ -121,6 +121,13 @@ class TestInitDatabase:
 
         assert await migrate(url) == ["0001_initial"]
 
+    @pytest.mark.parametrize("url", ["sqlite://:memory:", "sqlite://file:x?mode=memory"])
+    async def test_an_in_memory_sqlite_database_is_refused(self, url: str) -> None:
+        with pytest.raises(DatabaseConfigError, match="in-memory database"):
+            await init_database(url)
+        with pytest.raises(DatabaseConfigError, match="in-memory database"):
+            await migrate(url)
+
     async def test_an_unreachable_server_is_one_clear_error(self) -> None:
         with pytest.raises(DatabaseUnavailableError) as caught:
             await init_database(UNREACHABLE_POSTGRES, migrate=False)
