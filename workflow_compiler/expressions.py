@@ -21,7 +21,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined
 from jinja2 import nodes as jn
 from jinja2.parser import Parser
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import missing
 
 from workflow_compiler.errors import ErrorKind, NodeError
@@ -49,7 +49,23 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     Plain Jinja2 looks attributes up first, so ``output.items`` would be ``dict.items`` rather
     than the ``items`` key of a JSON object; workflow data is JSON, so keys win.
+
+    ``**`` and ``*`` are bounded: ``10 ** 10 ** 9`` or ``'x' * 10 ** 10`` would hold the event
+    loop (and every other run of the process) for minutes, out of reach of ``timeout_s``.
     """
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _is_number(left) and _is_number(right):
+            if abs(right) > MAX_EXPONENT and abs(left) > 1:
+                raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        elif operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                repeats = isinstance(sequence, str | list | tuple) and _is_number(count)
+                if repeats and len(sequence) * count > MAX_REPEAT:
+                    raise SecurityError(f"repeating makes more than {MAX_REPEAT} items")
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, dict):
@@ -58,6 +74,16 @@ class _Environment(ImmutableSandboxedEnvironment):
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
+
+
+MAX_EXPONENT = 10_000
+"""Largest exponent ``**`` accepts on a base other than -1, 0 or 1."""
+MAX_REPEAT = 10_000_000
+"""Most characters or items ``*`` may build by repeating a string or list."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _ChainingUndefined(StrictUndefined):

@@ -87,6 +87,20 @@ class TestCompileValue:
         assert caught.value.kind is ErrorKind.EXPRESSION_ERROR
         assert scope == {"inputs": {"xs": [1, 2]}, "nodes": {"f": {"output": {"total": 1}}}}
 
+    @pytest.mark.parametrize(
+        "source", ["{{ 10 ** 100000 }}", "{{ 'x' * 10 ** 10 }}", "{{ [0] * 10 ** 9 }}"]
+    )
+    def test_runaway_arithmetic_is_refused(self, source: str) -> None:
+        with pytest.raises(NodeError, match=r"larger than|more than"):
+            compile_value(source)({})
+
+    @pytest.mark.parametrize(
+        ("source", "expected"),
+        [("{{ 2 ** 10 }}", 1024), ("{{ 'ab' * 3 }}", "ababab"), ("{{ 3 * [1] }}", [1, 1, 1])],
+    )
+    def test_ordinary_arithmetic_still_works(self, source: str, expected: object) -> None:
+        assert compile_value(source)({}) == expected
+
     @pytest.mark.parametrize("source", ["{{ inputs. }}", "{% for %}", "a {{ ) }}"])
     def test_syntax_errors_are_raised_at_compile_time(self, source: str) -> None:
         with pytest.raises(ExpressionSyntaxError):
