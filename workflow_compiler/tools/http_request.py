@@ -50,7 +50,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 class HttpRequestTool:
     """Sends one request and returns ``{status, headers, json | text}``.
 
-    Every request carries ``Idempotency-Key: <run_id:node_id:attempt>`` (unless the spec set
+    Every request carries the attempt's idempotency key (``Invocation.idempotency_key``:
+    ``run_id:node_id:execution:attempt``) as ``Idempotency-Key`` (unless the spec set
     the header), so a server that honours the header applies an attempt at most once even
     when the network makes us unsure whether it arrived.
 
