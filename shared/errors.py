@@ -1,6 +1,9 @@
 """The root of Plait's exception tree.
 
     PlaitError                      every error Plait raises on purpose
+    ├── NotFoundError               no such resource (or another tenant's): 404
+    ├── ConflictError               the request contradicts the current state: 409
+    ├── PermissionDeniedError       the caller's role does not allow it: 403
     ├── workflow_compiler.SpecInvalidError     a spec failed its static checks
     ├── workflow_compiler.InputsInvalidError   run inputs do not match the spec's input schema
     └── workflow_compiler.NodeError       one node failed; carries its kind and retry decision
@@ -22,3 +25,24 @@ class PlaitError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NotFoundError(PlaitError):
+    """The thing asked for does not exist, or belongs to another tenant.
+
+    Another tenant's row is reported exactly like a missing one, so that ids cannot be probed.
+    """
+
+    code = "not_found"
+
+
+class ConflictError(PlaitError):
+    """The request contradicts the current state: a stale revision, a duplicate name."""
+
+    code = "conflict"
+
+
+class PermissionDeniedError(PlaitError):
+    """The caller is known but its role does not allow this operation."""
+
+    code = "forbidden"
