@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "run": "api.cli.run",
     "runs": "api.cli.runs",
     "migrate": "api.cli.migrate",
+    "keys": "api.cli.keys",
+    "api": "api.cli.api_server",
 }
 """Command name → module whose ``command(args) -> int`` carries it out."""
 
@@ -133,7 +135,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="the database, e.g. postgres://user:password@host:5432/plait (default: "
         "PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR)",
     )
+    _keys(commands)
+    _api(commands)
     return parser
+
+
+def _api(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plait api``: the HTTP API alone, for deployments that run workers separately."""
+    api = commands.add_parser(
+        "api",
+        help="serve the HTTP API",
+        description="Serve the HTTP API (routes under /v1) with uvicorn until interrupted. "
+        "The database comes from PLAIT_DATABASE_URL (else the SQLite file in PLAIT_DATA_DIR) "
+        "and is migrated at start unless PLAIT_MIGRATE_ON_START is off.",
+    )
+    api.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    api.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+
+
+def _keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plait keys create``: the way to make the first API key of a deployment."""
+    keys = commands.add_parser(
+        "keys",
+        help="manage API keys",
+        description="Commands on the API keys that programs call the HTTP API with.",
+    )
+    keys_commands = keys.add_subparsers(
+        title="commands", metavar="COMMAND", dest="keys_command", required=True
+    )
+    create = keys_commands.add_parser(
+        "create",
+        help="create an API key and print it once",
+        description="Create an API key for a tenant and print it on stdout. Only its hash is "
+        "stored: it cannot be shown again. The tenant is created when no tenant has this id "
+        "or name.",
+    )
+    create.add_argument("--tenant", required=True, help="the tenant's id or name")
+    create.add_argument(
+        "--role", required=True, help="what the key may do: viewer, operator or admin"
+    )
+    create.add_argument("--name", help="what the key is for, shown in lists")
+    create.add_argument(
+        "--db",
+        metavar="URL",
+        help="the database (default: PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR)",
+    )
 
 
 def _spec_file(parser: argparse.ArgumentParser) -> None:

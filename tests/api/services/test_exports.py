@@ -8,14 +8,24 @@ import api.services
 
 EXPORTED = [
     "LOCAL_TENANT_ID",
+    "MAX_AUDIT_PAGE",
+    "AuditPage",
+    "Principal",
     "RecordedRun",
     "RunExistsError",
     "RunNotFoundError",
+    "UnauthenticatedError",
+    "authenticate",
+    "create_api_key",
     "create_run",
+    "ensure_tenant",
+    "list_audit_events",
     "load_run",
     "local_tenant",
     "mark_running",
+    "record_audit",
     "record_outcome",
+    "role_includes",
     "run_spec",
 ]
 
