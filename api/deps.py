@@ -10,17 +10,21 @@ into 401 (with ``WWW-Authenticate: Bearer``) and 403 responses, like every other
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Principal, UnauthenticatedError, authenticate
 from shared.database.models import Role
+from workflow_compiler.registries.builtin import default_tool_registry
+from workflow_compiler.registries.models import ModelProviders, StaticModelProviders
+from workflow_compiler.registries.tools import ToolRegistry
 
-__all__ = ["CurrentPrincipal", "require_role"]
+__all__ = ["CurrentPrincipal", "ProvidersDep", "ToolsDep", "require_role"]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Bearer plait_…`")
 """Reads ``Authorization: Bearer <token>``; gives None for a missing or non-Bearer header so
@@ -57,3 +61,37 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return principal_with_role
+
+
+def _tools(request: Request) -> ToolRegistry:
+    """The app's tool registry, built on first use and kept on ``app.state.tools``.
+
+    Loading the plugins' entry points is slow and must give every request the same tools, so
+    it happens once per app. A test may put its own registry on ``app.state.tools`` first.
+    """
+    state = request.app.state
+    registry: ToolRegistry | None = getattr(state, "tools", None)
+    if registry is None:
+        registry = state.tools = default_tool_registry()
+    return registry
+
+
+ToolsDep = Annotated[ToolRegistry, Depends(_tools)]
+"""The tools specs may call, the same registry for every request of the app."""
+
+
+def _model_providers(request: Request) -> ModelProviders:
+    """The app's model providers, kept on ``app.state.model_providers``.
+
+    Read from the process environment (``OPENAI_API_KEY``, …) on first use, like the CLI;
+    providers stored per tenant will replace this source.
+    """
+    state = request.app.state
+    providers: ModelProviders | None = getattr(state, "model_providers", None)
+    if providers is None:
+        providers = state.model_providers = StaticModelProviders.from_env(os.environ)
+    return providers
+
+
+ProvidersDep = Annotated[ModelProviders, Depends(_model_providers)]
+"""The model providers ``llm`` nodes resolve their ``provider`` with."""
