@@ -7,9 +7,11 @@ and turned into problems by ``api.problems``.
 
 from fastapi import APIRouter
 
-from api.routers import health
+from api.routers import catalog, health, workflows
 
 __all__ = ["API_ROUTER"]
 
 API_ROUTER = APIRouter()
 API_ROUTER.include_router(health.router)
+API_ROUTER.include_router(workflows.router)
+API_ROUTER.include_router(catalog.router)
