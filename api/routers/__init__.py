@@ -7,7 +7,7 @@ and turned into problems by ``api.problems``.
 
 from fastapi import APIRouter
 
-from api.routers import catalog, health, workflows
+from api.routers import catalog, health, runs, workflows
 
 __all__ = ["API_ROUTER"]
 
@@ -15,3 +15,4 @@ API_ROUTER = APIRouter()
 API_ROUTER.include_router(health.router)
 API_ROUTER.include_router(workflows.router)
 API_ROUTER.include_router(catalog.router)
+API_ROUTER.include_router(runs.router)

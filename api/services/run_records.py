@@ -31,7 +31,7 @@ from shared.database.models import (
     WorkflowVersion,
     json_value,
 )
-from shared.errors import PlaitError
+from shared.errors import NotFoundError, PlaitError
 from shared.ids import ID_BODY_LENGTH, IdPrefix
 from workflow_compiler.inputs import validate_inputs
 from workflow_compiler.lowering import RunOutcome
@@ -61,10 +61,8 @@ _FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED})
 _OUTCOME_FIELDS = ("status", "outputs", "error_code", "error_message", "ended_at", "updated_at")
 
 
-class RunNotFoundError(PlaitError):
-    """No run has this id in the caller's tenant."""
-
-    code = "run_not_found"
+class RunNotFoundError(NotFoundError):
+    """No run has this id in the caller's tenant (a ``not_found`` problem, 404)."""
 
 
 class RunExistsError(PlaitError):

@@ -134,7 +134,7 @@ class TestLoadRun:
         with pytest.raises(RunNotFoundError) as caught:
             await load_run(tenant, "run_nope")
         assert caught.value.message == "run 'run_nope' not found"
-        assert caught.value.code == "run_not_found"
+        assert caught.value.code == "not_found"
 
     async def test_a_run_of_another_tenant_is_not_found(self, run: WorkflowRun) -> None:
         other = await Tenant.create(name="Globex")
