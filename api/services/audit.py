@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api.services._paging import newest_first
 from api.services.keys import Principal
 from shared.database.models import AuditEvent, Role
 
@@ -80,11 +81,10 @@ async def list_audit_events(
         ValueError: ``limit`` is out of range (the caller validates requests before).
     """
     principal.require(Role.ADMIN)
-    if not 1 <= limit <= MAX_AUDIT_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_AUDIT_PAGE}, not {limit}")
-    query = AuditEvent.filter(tenant_id=principal.tenant_id)
-    if cursor is not None:
-        query = query.filter(id__lt=cursor)
-    rows = await query.order_by("-id").limit(limit + 1)
-    events = rows[:limit]
-    return AuditPage(events=events, next_cursor=events[-1].id if len(rows) > limit else None)
+    events, next_cursor = await newest_first(
+        AuditEvent.filter(tenant_id=principal.tenant_id),
+        limit=limit,
+        max_limit=MAX_AUDIT_PAGE,
+        cursor=cursor,
+    )
+    return AuditPage(events=events, next_cursor=next_cursor)

@@ -27,6 +27,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from api.services._paging import newest_first
 from api.services.audit import record_audit
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
@@ -209,8 +210,6 @@ async def list_runs(
     Raises:
         ValueError: ``limit`` is out of range (the caller validates requests before).
     """
-    if not 1 <= limit <= MAX_RUN_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_RUN_PAGE}, not {limit}")
     query = WorkflowRun.filter(tenant_id=principal.tenant_id)
     if workflow_id is not None:
         query = query.filter(workflow_id=workflow_id)
@@ -227,13 +226,10 @@ async def list_runs(
         query = query.filter(created_at__gte=created_after)
     if created_before is not None:
         query = query.filter(created_at__lt=created_before)
-    if cursor is not None:
-        # Ids sort by creation time, as for workflows: the last id seen splits the pages.
-        query = query.filter(id__lt=cursor)
-    rows = await query.select_related("version").order_by("-id").limit(limit + 1)
-    runs = rows[:limit]
-    more = len(rows) > limit
-    return RunPage(runs=runs, next_cursor=runs[-1].id if more else None)
+    runs, next_cursor = await newest_first(
+        query.select_related("version"), limit=limit, max_limit=MAX_RUN_PAGE, cursor=cursor
+    )
+    return RunPage(runs=runs, next_cursor=next_cursor)
 
 
 async def _by_idempotency_key(principal: Principal, key: str) -> WorkflowRun | None:

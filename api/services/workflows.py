@@ -35,6 +35,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from api.services._paging import newest_first
 from api.services.audit import record_audit
 from api.services.keys import Principal
 from shared.database.models import (
@@ -158,17 +159,13 @@ async def list_workflows(
     Raises:
         ValueError: ``limit`` is out of range (the caller validates requests before).
     """
-    if not 1 <= limit <= MAX_WORKFLOW_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_WORKFLOW_PAGE}, not {limit}")
-    query = Workflow.filter(tenant_id=principal.tenant_id)
-    if cursor is not None:
-        # Ids sort by creation time, so the last id seen splits older rows from newer ones
-        # however many workflows are created between two pages.
-        query = query.filter(id__lt=cursor)
-    rows = await query.order_by("-id").limit(limit + 1)
-    workflows = rows[:limit]
-    more = len(rows) > limit
-    return WorkflowPage(workflows=workflows, next_cursor=workflows[-1].id if more else None)
+    workflows, next_cursor = await newest_first(
+        Workflow.filter(tenant_id=principal.tenant_id),
+        limit=limit,
+        max_limit=MAX_WORKFLOW_PAGE,
+        cursor=cursor,
+    )
+    return WorkflowPage(workflows=workflows, next_cursor=next_cursor)
 
 
 async def get_workflow(principal: Principal, workflow_id: str) -> Workflow:
