@@ -3,22 +3,15 @@ its filters, roles and tenancy."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from api.app import create_app
-from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
-from api.services import create_api_key
-from shared.config import Settings
-from shared.database.models import AuditEvent, Role, RunSource, RunTag, Tenant, WorkflowRun
+from shared.database.models import AuditEvent, RunSource, RunTag, WorkflowRun
+from tests.support.api import assert_problem, paths
 from tests.workflow_compiler.lowering.conftest import ProbeTool
-from workflow_compiler.lowering import clear_cache
-from workflow_compiler.registries.builtin import default_tool_registry
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)
 
@@ -39,78 +32,6 @@ SPEC: dict[str, Any] = {
     ],
     "output": {"doubled": "{{ nodes.call.output }}"},
 }
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    body = response.json()
-    assert body["type"] == PROBLEM_TYPE_BASE + code
-    return body
-
-
-def paths(problem: dict[str, Any]) -> list[str]:
-    return [error["path"] for error in problem["errors"]]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Compiled graphs are cached by spec hash; each test's probe must be the one called."""
-    clear_cache()
-
-
-@pytest.fixture
-def probe() -> ProbeTool:
-    tool = ProbeTool()
-    tool.broken.add("bad")
-    return tool
-
-
-@pytest.fixture
-async def app(database: str, probe: ProbeTool) -> AsyncIterator[FastAPI]:
-    app = create_app(Settings(database_url=database, migrate_on_start=False))
-    tools = default_tool_registry(load_plugins=False)
-    tools.register(probe)
-    app.state.tools = tools
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield client
-
-
-@pytest.fixture
-async def tenant(client: httpx.AsyncClient) -> Tenant:
-    return await Tenant.create(name="acme")
-
-
-async def _key(tenant: Tenant, role: Role) -> dict[str, str]:
-    _, plaintext = await create_api_key(tenant, role, name=str(role), at=AT)
-    return bearer(plaintext)
-
-
-@pytest.fixture
-async def operator(tenant: Tenant) -> dict[str, str]:
-    return await _key(tenant, Role.OPERATOR)
-
-
-@pytest.fixture
-async def viewer(tenant: Tenant) -> dict[str, str]:
-    return await _key(tenant, Role.VIEWER)
-
-
-@pytest.fixture
-async def stranger(client: httpx.AsyncClient) -> dict[str, str]:
-    """An admin of another tenant."""
-    return await _key(await Tenant.create(name="other"), Role.ADMIN)
 
 
 async def _workflow(

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from api.app import create_app
-from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
-from api.services import create_api_key
-from shared.config import Settings
-from shared.database.models import AuditEvent, Role, Tenant
+from shared.database.models import AuditEvent
+from tests.support.api import assert_problem
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)
 
@@ -22,58 +18,6 @@ SPEC: dict[str, Any] = {
     "version": "1",
     "nodes": [{"id": "echo", "type": "set", "value": "{{ inputs.text }}"}],
 }
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    body = response.json()
-    assert body["type"] == PROBLEM_TYPE_BASE + code
-    return body
-
-
-@pytest.fixture
-async def client(database: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database_url=database, migrate_on_start=False))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-
-
-@pytest.fixture
-async def tenant(client: httpx.AsyncClient) -> Tenant:
-    return await Tenant.create(name="acme")
-
-
-async def _key(tenant: Tenant, role: Role) -> dict[str, str]:
-    _, plaintext = await create_api_key(tenant, role, name=str(role), at=AT)
-    return bearer(plaintext)
-
-
-@pytest.fixture
-async def admin(tenant: Tenant) -> dict[str, str]:
-    return await _key(tenant, Role.ADMIN)
-
-
-@pytest.fixture
-async def operator(tenant: Tenant) -> dict[str, str]:
-    return await _key(tenant, Role.OPERATOR)
-
-
-@pytest.fixture
-async def viewer(tenant: Tenant) -> dict[str, str]:
-    return await _key(tenant, Role.VIEWER)
-
-
-@pytest.fixture
-async def stranger(client: httpx.AsyncClient) -> dict[str, str]:
-    """An admin of another tenant."""
-    return await _key(await Tenant.create(name="other"), Role.ADMIN)
 
 
 @pytest.fixture
