@@ -16,13 +16,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
+from starlette.datastructures import State
 from tortoise.context import get_current_context, set_global_context
 
+from api.deps import app_model_providers, app_tools
 from api.problems import install_problem_handlers
 from api.routers import API_ROUTER
+from api.services.run_executor import RunExecutor
 from shared.config import Settings
 from shared.database import close_database, init_database
+from shared.database.checkpointer import TortoiseSaver
+from workflow_compiler.context import RuntimeServices
+from workflow_compiler.events import NullSink
+from workflow_compiler.secrets import MappingSecrets
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -64,6 +72,28 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = get_current_context()
         assert context is not None, "init_database left no Tortoise context"
         set_global_context(context)
-        yield
+        async with httpx.AsyncClient() as http:
+            app.state.http = http
+            executor = app.state.runs = _run_executor(app.state, http)
+            try:
+                yield
+            finally:
+                await executor.aclose()
     finally:
         await close_database()
+
+
+def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
+    """The executor of the runs this process executes, on the app's tools and providers."""
+    services = RuntimeServices(
+        tools=app_tools(state),
+        models=app_model_providers(state),
+        secrets=MappingSecrets({}),
+        http=http,
+    )
+    return RunExecutor(
+        services,
+        checkpointer=TortoiseSaver(),
+        events_for=lambda run: NullSink(),
+        on_change=lambda run_id: None,
+    )

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import State
 
 from api.services import Principal, UnauthenticatedError, authenticate
 from shared.database.models import Role
@@ -24,7 +25,14 @@ from workflow_compiler.registries.builtin import default_tool_registry
 from workflow_compiler.registries.models import ModelProviders, StaticModelProviders
 from workflow_compiler.registries.tools import ToolRegistry
 
-__all__ = ["CurrentPrincipal", "ProvidersDep", "ToolsDep", "require_role"]
+__all__ = [
+    "CurrentPrincipal",
+    "ProvidersDep",
+    "ToolsDep",
+    "app_model_providers",
+    "app_tools",
+    "require_role",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Bearer plait_…`")
 """Reads ``Authorization: Bearer <token>``; gives None for a missing or non-Bearer header so
@@ -63,34 +71,40 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return principal_with_role
 
 
-def _tools(request: Request) -> ToolRegistry:
+def app_tools(state: State) -> ToolRegistry:
     """The app's tool registry, built on first use and kept on ``app.state.tools``.
 
     Loading the plugins' entry points is slow and must give every request the same tools, so
     it happens once per app. A test may put its own registry on ``app.state.tools`` first.
     """
-    state = request.app.state
     registry: ToolRegistry | None = getattr(state, "tools", None)
     if registry is None:
         registry = state.tools = default_tool_registry()
     return registry
 
 
+def _tools(request: Request) -> ToolRegistry:
+    return app_tools(request.app.state)
+
+
 ToolsDep = Annotated[ToolRegistry, Depends(_tools)]
 """The tools specs may call, the same registry for every request of the app."""
 
 
-def _model_providers(request: Request) -> ModelProviders:
+def app_model_providers(state: State) -> ModelProviders:
     """The app's model providers, kept on ``app.state.model_providers``.
 
     Read from the process environment (``OPENAI_API_KEY``, …) on first use, like the CLI;
     providers stored per tenant will replace this source.
     """
-    state = request.app.state
     providers: ModelProviders | None = getattr(state, "model_providers", None)
     if providers is None:
         providers = state.model_providers = StaticModelProviders.from_env(os.environ)
     return providers
+
+
+def _model_providers(request: Request) -> ModelProviders:
+    return app_model_providers(request.app.state)
 
 
 ProvidersDep = Annotated[ModelProviders, Depends(_model_providers)]

@@ -90,6 +90,8 @@ class _ProblemKind:
 _DOMAIN_PROBLEMS: Mapping[str, _ProblemKind] = {
     "spec_invalid": _ProblemKind(status=422, title="The spec is invalid"),
     "inputs_invalid": _ProblemKind(status=422, title="The run inputs are invalid"),
+    "answer_invalid": _ProblemKind(status=422, title="The answers are invalid"),
+    "state_patch_invalid": _ProblemKind(status=422, title="The state patch is invalid"),
     "unauthenticated": _ProblemKind(status=401, title="A valid API key is required"),
     "not_found": _ProblemKind(status=404, title="Not found"),
     "conflict": _ProblemKind(status=409, title="Conflict with the current state"),

@@ -1,30 +1,41 @@
-"""Runs: ``POST /v1/workflows/{id}/runs`` starts one, ``/v1/runs`` reads the history.
+"""Runs: starting them (``POST /v1/workflows/{id}/runs``, ``/v1/runs/adhoc``), reading the
+history (``/v1/runs``), and acting on a run (resume, retry, rerun, replay, cancel).
 
-Starting a run needs an operator, reading runs any role. Another tenant's run answers 404 like
-a missing one. Only ``mode=sync`` exists so far: the run executes within the request and the
-response holds its outcome. Each handler parses the request, calls one service of
-``api.services.runs`` and converts its result.
+Starting or acting on a run needs an operator, reading runs any role. Another tenant's run
+answers 404 like a missing one. ``mode=sync`` (the default) answers with the outcome;
+``mode=async`` answers 202 with the row at once (``Location`` names it); ``stream=true``
+answers with the run's events as Server-Sent Events. Each handler parses the request, calls
+one service of ``api.services.runs``/``run_control`` and converts its result.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi import status as http_status
 from pydantic import BeforeValidator
 
-from api.deps import CurrentPrincipal, ProvidersDep, ToolsDep, require_role
+from api.deps import CurrentPrincipal, require_role
 from api.problems import Problem
-from api.schemas.runs import DEFAULT_RUN_PAGE, RunCreate, RunMode, RunPage, RunPublic
+from api.schemas.runs import (
+    DEFAULT_RUN_PAGE,
+    AdhocRunCreate,
+    ControlRequest,
+    PendingQuestion,
+    ReplayRequest,
+    ResumeRequest,
+    RunCreate,
+    RunDetail,
+    RunPage,
+    RunPublic,
+)
 from api.services import Principal
+from api.services import run_control as control
 from api.services import runs as service
-from shared.database.models import Role, RunSource, RunStatus
-from workflow_compiler.context import RuntimeServices
-from workflow_compiler.secrets import MappingSecrets
+from api.services.run_executor import RunExecutor
+from shared.database.models import Role, RunSource, RunStatus, WorkflowRun
 
 __all__ = ["router"]
 
@@ -33,48 +44,235 @@ router = APIRouter(tags=["runs"])
 Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 WorkflowId = Annotated[str, Path(max_length=64)]
 RunId = Annotated[str, Path(max_length=64)]
+ModeQuery = Annotated[
+    service.ExecutionMode | None, Query(description="`sync` (default) or `async`.")
+]
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255)]
+
+
+def _executor(request: Request) -> RunExecutor:
+    """The app's run executor, made by its lifespan."""
+    executor: RunExecutor = request.app.state.runs
+    return executor
+
+
+Executor = Annotated[RunExecutor, Depends(_executor)]
+
+_PROBLEMS = {
+    401: "No valid API key.",
+    403: "The key's role does not allow this.",
+    404: "No such workflow, version, run or checkpoint in the caller's tenant.",
+    409: "The run's status does not allow this, or the workflow has no published version.",
+    422: "The request, the inputs or the answers are invalid; `errors` lists every problem.",
+}
 
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        401: "No valid API key.",
-        403: "The key's role does not allow this.",
-        404: "No such workflow, version or run in the caller's tenant.",
-        409: "The workflow has no published version.",
-        422: "The request or the run inputs are invalid; `errors` lists every problem.",
+    return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
+
+
+def _accepted(*, created: bool) -> dict[int | str, dict[str, Any]]:
+    ok = 201 if created else 200
+    return {
+        ok: {"model": RunDetail, "description": "`mode=sync`: the run, stopped."},
+        202: {"model": RunDetail, "description": "`mode=async`: the run, queued."},
     }
-    return {code: {"model": Problem, "description": descriptions[code]} for code in codes}
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _http(request: Request) -> AsyncIterator[httpx.AsyncClient]:
-    """The app's shared HTTP client (``app.state.http``) if it has one, else a client for this
-    request, closed after it."""
-    shared: httpx.AsyncClient | None = getattr(request.app.state, "http", None)
-    if shared is not None:
-        yield shared
-        return
-    async with httpx.AsyncClient() as client:
-        yield client
+def _mode(query: service.ExecutionMode | None, body: ControlRequest) -> service.ExecutionMode:
+    return query or body.mode or service.ExecutionMode.SYNC
 
 
-async def _runtime_services(
-    tools: ToolsDep,
-    providers: ProvidersDep,
-    http: Annotated[httpx.AsyncClient, Depends(_http)],
-) -> RuntimeServices:
-    """What the nodes of a run executed in this request use.
+async def _detail(run: WorkflowRun, executor: RunExecutor) -> RunDetail:
+    """The run with the questions it waits on."""
+    pending = await service.pending_questions(run, executor)
+    detail = RunDetail.model_validate(run, from_attributes=True)
+    detail.pending = [PendingQuestion.model_validate(p, from_attributes=True) for p in pending]
+    return detail
 
-    Secrets are an empty ``MappingSecrets`` for now: a spec reading ``secrets.NAME`` fails
-    with ``config_error``. The tenant's stored secrets (the secrets issue) replace it.
+
+async def _executed(
+    run: WorkflowRun, executor: RunExecutor, response: Response, mode: service.ExecutionMode
+) -> RunDetail:
+    """The answer to a request that executed the run (sync) or queued it (async: 202, with
+    ``Location`` naming the run)."""
+    if mode is service.ExecutionMode.ASYNC:
+        response.status_code = http_status.HTTP_202_ACCEPTED
+        response.headers["Location"] = f"/v1/runs/{run.id}"
+    return await _detail(run, executor)
+
+
+@router.post(
+    "/workflows/{workflow_id}/runs",
+    status_code=http_status.HTTP_201_CREATED,
+    responses={
+        **_accepted(created=True),
+        200: {"model": RunDetail, "description": "The run of this Idempotency-Key, as it is."},
+        **_problems(401, 403, 404, 409, 422),
+    },
+)
+async def start_run(
+    workflow_id: WorkflowId,
+    body: RunCreate,
+    principal: Operator,
+    executor: Executor,
+    response: Response,
+    mode: ModeQuery = None,
+    idempotency_key: IdempotencyKey = None,
+) -> RunDetail:
+    """Start a run of the workflow's published version (or of ``version``).
+
+    201 with the outcome (sync), 202 with the queued run (async); 200 with the existing run
+    when ``Idempotency-Key`` was already used in this tenant (nothing executes again).
     """
-    return RuntimeServices(tools=tools, models=providers, secrets=MappingSecrets({}), http=http)
+    run_mode = _mode(mode, body)
+    run, created = await service.start_run(
+        principal,
+        workflow_id,
+        inputs=body.inputs,
+        version_number=None if body.version == "published" else body.version,
+        tags=body.tags,
+        idempotency_key=idempotency_key,
+        mode=run_mode,
+        executor=executor,
+        at=_now(),
+    )
+    detail = await _executed(run, executor, response, run_mode)
+    if not created:
+        response.status_code = http_status.HTTP_200_OK
+    return detail
 
 
-Services = Annotated[RuntimeServices, Depends(_runtime_services)]
+@router.post(
+    "/runs/adhoc",
+    status_code=http_status.HTTP_201_CREATED,
+    responses={
+        **_accepted(created=True),
+        200: {"model": RunDetail, "description": "The run of this Idempotency-Key, as it is."},
+        **_problems(401, 403, 422),
+    },
+)
+async def start_adhoc_run(
+    body: AdhocRunCreate,
+    principal: Operator,
+    executor: Executor,
+    response: Response,
+    mode: ModeQuery = None,
+    idempotency_key: IdempotencyKey = None,
+) -> RunDetail:
+    """Run a spec that is not saved as a workflow; the run keeps a copy of it."""
+    run_mode = _mode(mode, body)
+    run, created = await service.start_adhoc_run(
+        principal,
+        body.spec,
+        inputs=body.inputs,
+        tags=body.tags,
+        idempotency_key=idempotency_key,
+        mode=run_mode,
+        executor=executor,
+        at=_now(),
+    )
+    detail = await _executed(run, executor, response, run_mode)
+    if not created:
+        response.status_code = http_status.HTTP_200_OK
+    return detail
+
+
+@router.post(
+    "/runs/{run_id}/resume",
+    responses={**_accepted(created=False), **_problems(401, 403, 404, 409, 422)},
+)
+async def resume_run(
+    run_id: RunId,
+    body: ResumeRequest,
+    principal: Operator,
+    executor: Executor,
+    response: Response,
+    mode: ModeQuery = None,
+) -> RunDetail:
+    """Answer the questions of a run waiting for people (``pending``); it goes on."""
+    run_mode = _mode(mode, body)
+    run = await control.resume_run(
+        principal, run_id, body.answers, mode=run_mode, executor=executor, at=_now()
+    )
+    return await _executed(run, executor, response, run_mode)
+
+
+@router.post(
+    "/runs/{run_id}/retry",
+    responses={**_accepted(created=False), **_problems(401, 403, 404, 409, 422)},
+)
+async def retry_run(
+    run_id: RunId,
+    principal: Operator,
+    executor: Executor,
+    response: Response,
+    mode: ModeQuery = None,
+    body: ControlRequest | None = None,
+) -> RunDetail:
+    """Take a failed run up again from the failed node; finished nodes do not execute again."""
+    run_mode = _mode(mode, body or ControlRequest())
+    run = await control.retry_run(principal, run_id, mode=run_mode, executor=executor, at=_now())
+    return await _executed(run, executor, response, run_mode)
+
+
+@router.post(
+    "/runs/{run_id}/rerun",
+    status_code=http_status.HTTP_201_CREATED,
+    responses={**_accepted(created=True), **_problems(401, 403, 404, 422)},
+)
+async def rerun(
+    run_id: RunId,
+    principal: Operator,
+    executor: Executor,
+    response: Response,
+    mode: ModeQuery = None,
+    body: ControlRequest | None = None,
+) -> RunDetail:
+    """Start a new run of the same version with the same inputs (``parent_run_id`` = this)."""
+    run_mode = _mode(mode, body or ControlRequest())
+    run = await control.rerun(principal, run_id, mode=run_mode, executor=executor, at=_now())
+    return await _executed(run, executor, response, run_mode)
+
+
+@router.post(
+    "/runs/{run_id}/replay",
+    status_code=http_status.HTTP_201_CREATED,
+    responses={**_accepted(created=True), **_problems(401, 403, 404, 422)},
+)
+async def replay_run(
+    run_id: RunId,
+    body: ReplayRequest,
+    principal: Operator,
+    executor: Executor,
+    response: Response,
+    mode: ModeQuery = None,
+) -> RunDetail:
+    """Start a new run from one of this run's checkpoints, its state patched as asked."""
+    run_mode = _mode(mode, body)
+    run = await control.replay_run(
+        principal,
+        run_id,
+        body.checkpoint_id,
+        nodes=body.state_patch.nodes,
+        inputs=body.state_patch.inputs,
+        mode=run_mode,
+        executor=executor,
+        at=_now(),
+    )
+    return await _executed(run, executor, response, run_mode)
+
+
+@router.post("/runs/{run_id}/cancel", responses=_problems(401, 403, 404, 409))
+async def cancel_run(run_id: RunId, principal: Operator, executor: Executor) -> RunDetail:
+    """Cancel a run that has not ended: queued or waiting at once, executing at its node in
+    flight. Answers the run as it is after (``canceled``, or the end it reached first)."""
+    run = await control.cancel_run(principal, run_id, executor=executor, at=_now())
+    return await _detail(run, executor)
 
 
 def _split_commas(value: Any) -> Any:
@@ -85,43 +283,6 @@ def _split_commas(value: Any) -> Any:
 
 
 Statuses = Annotated[list[RunStatus], BeforeValidator(_split_commas)]
-
-
-@router.post(
-    "/workflows/{workflow_id}/runs",
-    status_code=http_status.HTTP_201_CREATED,
-    responses={
-        200: {"model": RunPublic, "description": "The run of this Idempotency-Key, as it is."},
-        **_problems(401, 403, 404, 409, 422),
-    },
-)
-async def start_run(
-    workflow_id: WorkflowId,
-    body: RunCreate,
-    principal: Operator,
-    services: Services,
-    response: Response,
-    mode: Annotated[RunMode | None, Query()] = None,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
-) -> RunPublic:
-    """Start a run of the workflow and execute it within the request (``mode=sync``).
-
-    201 with the run's outcome; 200 with the existing run when ``Idempotency-Key`` was
-    already used in this tenant (nothing executes again).
-    """
-    run, created = await service.start_run(
-        principal,
-        workflow_id,
-        inputs=body.inputs,
-        version_number=None if body.version == "published" else body.version,
-        tags=body.tags,
-        idempotency_key=idempotency_key,
-        services=services,
-        at=_now(),
-    )
-    if not created:
-        response.status_code = http_status.HTTP_200_OK
-    return RunPublic.model_validate(run, from_attributes=True)
 
 
 @router.get("/runs", responses=_problems(401, 422))
@@ -155,7 +316,7 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", responses=_problems(401, 404))
-async def get_run(run_id: RunId, principal: CurrentPrincipal) -> RunPublic:
-    """One run, with its outcome so far."""
+async def get_run(run_id: RunId, principal: CurrentPrincipal, executor: Executor) -> RunDetail:
+    """One run, with its outcome so far and the questions it waits on."""
     run = await service.get_run(principal, run_id)
-    return RunPublic.model_validate(run, from_attributes=True)
+    return await _detail(run, executor)

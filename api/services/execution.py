@@ -20,7 +20,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from api.services.run_records import mark_running, record_outcome
-from shared.database.models import WorkflowRun
+from shared.database.models import RunStatus, WorkflowRun
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
 
@@ -48,8 +48,34 @@ class RecordedRun:
         return self.record.id
 
     async def start(self, services: RuntimeServices) -> RunOutcome:
-        """Run a freshly created row from the beginning, with the inputs it holds."""
+        """Run a freshly created row from the beginning, with the inputs it holds.
+
+        A ``queued`` row (an async run) says ``running`` first, in its first attempt.
+        """
+        if self.record.status is RunStatus.QUEUED:
+            await mark_running(self.record, at=services.clock.now(), new_attempt=True)
         return await self._recorded(self._start(services), services)
+
+    async def fork(
+        self, checkpoint_id: str, values: Mapping[str, Any], services: RuntimeServices
+    ) -> RunOutcome:
+        """Run a fresh row on from ``checkpoint_id`` of its thread, ``values`` replacing
+        channels there (``CompiledWorkflow.fork``); the thread holds a copy of the parent
+        run's checkpoints.
+
+        Raises:
+            CheckpointNotFoundError: the thread has no such checkpoint.
+        """
+        if self.record.status is RunStatus.QUEUED:
+            await mark_running(self.record, at=services.clock.now(), new_attempt=True)
+        call = self.compiled.fork(
+            run_id=self.run_id,
+            checkpoint_id=checkpoint_id,
+            values=values,
+            services=services,
+            checkpointer=self.checkpointer,
+        )
+        return await self._recorded(call, services)
 
     async def resume(self, answers: Mapping[str, Any], services: RuntimeServices) -> RunOutcome:
         """Answer the questions of a run waiting for people (keyed by ``PendingInput.id``).

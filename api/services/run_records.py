@@ -45,6 +45,8 @@ __all__ = [
     "load_run",
     "local_tenant",
     "mark_running",
+    "record_canceled",
+    "record_internal_failure",
     "record_outcome",
     "run_spec",
 ]
@@ -57,6 +59,9 @@ LOCAL_TENANT_NAME = "local"
 
 _FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED})
 """Outcomes that end a run (``ended_at`` is set); a run waiting for people has not ended."""
+
+INTERNAL_ERROR = "internal_error"
+"""``error_code`` of a run stopped by a failure outside the workflow (a bug, the database)."""
 
 _OUTCOME_FIELDS = ("status", "outputs", "error_code", "error_message", "ended_at", "updated_at")
 
@@ -196,3 +201,27 @@ async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime)
     run.ended_at = at if status in _FINAL else None
     await run.save(update_fields=list(_OUTCOME_FIELDS))
     run.outputs = outputs
+
+
+async def record_canceled(run: WorkflowRun, *, at: datetime) -> None:
+    """Store that the run was canceled on request: final, nothing more executes."""
+    run.status = RunStatus.CANCELED
+    run.ended_at = at
+    if run.cancel_requested_at is None:
+        run.cancel_requested_at = at
+    await run.save(update_fields=["status", "ended_at", "cancel_requested_at", "updated_at"])
+
+
+async def record_internal_failure(run: WorkflowRun, exc: BaseException, *, at: datetime) -> None:
+    """Store that the run stopped on an error outside the workflow; it can be retried.
+
+    Only the exception's type is stored: its message may quote inputs or secret values, and
+    the traceback goes to the server's log instead.
+    """
+    run.status = RunStatus.FAILED
+    run.error_code = INTERNAL_ERROR
+    run.error_message = f"the run stopped on an internal error ({type(exc).__name__}); retry it"
+    run.ended_at = at
+    await run.save(
+        update_fields=["status", "error_code", "error_message", "ended_at", "updated_at"]
+    )

@@ -1,10 +1,10 @@
-"""Runs of saved workflows started through the API, and the run history, read through a principal.
+"""Starting runs through the API, and reading the run history, through a principal.
 
-Starting a run (``start_run``) picks the version (the published one unless a number is
-given), validates the inputs, writes the run row with its tags, then executes the run here, in
-the caller's task, with ``RecordedRun``: the row says ``running`` before the graph executes and
-holds the outcome after. Only this synchronous mode exists so far; enqueued (async) runs,
-streaming, resume, retry, replay and cancel come later.
+A run is started on a saved workflow's version (the published one unless a number is given)
+or on an ad-hoc spec (``start_adhoc_run``). Either way the inputs are validated, the row is
+written with its tags, then the run is handed to the ``RunExecutor``: ``sync`` waits for the
+outcome (completed, failed or waiting_human) and returns the row holding it, ``async``
+returns the row at once, ``queued``, while the run executes in the background.
 
 ``Idempotency-Key``: a run created with a key is unique per tenant (a constraint on the
 table). Starting again with the same key returns the first run, as it is now, and executes
@@ -12,17 +12,19 @@ nothing; when two requests with one key race, the loser's insert fails on the co
 it returns the winner's row. The key does not compare the requests' bodies.
 
 Every query filters on the principal's tenant, so another tenant's run reads as missing
-(``RunNotFoundError``, 404).
+(``RunNotFoundError``, 404). What happens to a run after it started (resume, retry, rerun,
+replay, cancel) is in ``run_control``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
@@ -31,27 +33,51 @@ from api.services._paging import newest_first
 from api.services.audit import record_audit
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
-from api.services.run_records import RunNotFoundError
+from api.services.run_executor import RunAction, RunExecutor
+from api.services.run_records import RunNotFoundError, run_spec
 from api.services.workflows import get_version, get_workflow
-from shared.database.checkpointer import TortoiseSaver
-from shared.database.models import Role, RunSource, RunStatus, RunTag, WorkflowRun
+from shared.database.models import (
+    Role,
+    RunSource,
+    RunStatus,
+    RunTag,
+    WorkflowRun,
+    WorkflowVersion,
+)
 from shared.errors import ConflictError
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
-from workflow_compiler.inputs import validate_inputs
-from workflow_compiler.lowering import compile_workflow
+from workflow_compiler.lowering import CompiledWorkflow, PendingInput, RunOutcome, compile_workflow
+from workflow_compiler.registries.tools import ToolRegistry
+from workflow_compiler.spec import WorkflowSpec
 
 __all__ = [
     "MAX_RUN_PAGE",
+    "ExecutionMode",
+    "NewRun",
     "NoPublishedVersionError",
     "RunPage",
+    "compiled_run",
+    "create_api_run",
+    "execute",
     "get_run",
     "list_runs",
+    "pending_questions",
+    "start_adhoc_run",
     "start_run",
 ]
 
 MAX_RUN_PAGE = 200
 """The most runs one page may hold."""
+
+
+class ExecutionMode(StrEnum):
+    """Whether the caller waits for a run's outcome."""
+
+    SYNC = "sync"
+    """Execute now and return the outcome: completed, failed or waiting_human."""
+    ASYNC = "async"
+    """Return the ``queued`` row at once; the run executes in the background."""
 
 
 class NoPublishedVersionError(ConflictError):
@@ -67,6 +93,24 @@ class RunPage:
     """Pass as ``cursor`` to get the next (older) page; None when this page is the last."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRun:
+    """What the row of a run about to be created holds, besides its tenant and status."""
+
+    spec: WorkflowSpec
+    """The checked spec to execute (the version's, or the ad-hoc one)."""
+    inputs: Mapping[str, Any]
+    """Validated inputs, defaults applied."""
+    version: WorkflowVersion | None = None
+    """The saved version executed; None for an ad-hoc run, whose spec the row keeps."""
+    source: RunSource = RunSource.API
+    tags: Sequence[str] = ()
+    idempotency_key: str | None = None
+    parent_run_id: str | None = None
+    """Lineage: the run this one reruns or replays."""
+    forked_from_checkpoint_id: str | None = None
+
+
 async def start_run(
     principal: Principal,
     workflow_id: str,
@@ -75,15 +119,11 @@ async def start_run(
     version_number: int | None = None,
     tags: Sequence[str] = (),
     idempotency_key: str | None = None,
-    services: RuntimeServices,
-    checkpointer: BaseCheckpointSaver | None = None,
+    mode: ExecutionMode = ExecutionMode.SYNC,
+    executor: RunExecutor,
     at: datetime,
 ) -> tuple[WorkflowRun, bool]:
-    """Start a run of a version of the workflow and execute it until it stops.
-
-    The run ends ``completed``, ``failed`` (a node failed; the error is on the row) or
-    ``waiting_human``. Only failures outside the workflow (a bug, the database going away,
-    cancellation) raise; the row then still says ``running``.
+    """Start a run of a version of the workflow.
 
     Args:
         principal: Who starts it; at least an operator.
@@ -93,9 +133,9 @@ async def start_run(
         tags: Labels to filter the run list by; duplicates are dropped.
         idempotency_key: The request's ``Idempotency-Key``: a run already created with it
             is returned instead of starting another.
-        services: Tools, providers, secrets and HTTP client the nodes use.
-        checkpointer: Where the run's checkpoints go; a ``TortoiseSaver`` when None.
-        at: Now (``started_at``, the audit event).
+        mode: Wait for the outcome (sync) or not (async).
+        executor: Executes the run.
+        at: Now (``created``/``started_at``, the audit event).
 
     Returns:
         The run's row (its ``version`` loaded), and whether it was started now (False: the
@@ -110,48 +150,80 @@ async def start_run(
         InputsInvalidError: ``inputs`` fail the spec's input schema (nothing is written).
     """
     principal.require(Role.OPERATOR)
+
+    async def new_run() -> NewRun:
+        number = version_number
+        if number is None:
+            workflow = await get_workflow(principal, workflow_id)
+            if workflow.published_version_number is None:
+                raise NoPublishedVersionError(
+                    f"workflow {workflow_id!r} has no published version: publish one, or "
+                    "name the version to run"
+                )
+            number = workflow.published_version_number
+        version = await get_version(principal, workflow_id, number)
+        spec = parse_spec(version.spec, tools=executor.services.tools)
+        return NewRun(
+            spec=spec,
+            inputs=compile_workflow(spec).validate_inputs(inputs),
+            version=version,
+            tags=tags,
+            idempotency_key=idempotency_key,
+        )
+
+    return await _start(principal, idempotency_key, new_run, mode=mode, executor=executor, at=at)
+
+
+async def start_adhoc_run(
+    principal: Principal,
+    spec: object,
+    *,
+    inputs: Mapping[str, Any],
+    tags: Sequence[str] = (),
+    idempotency_key: str | None = None,
+    mode: ExecutionMode = ExecutionMode.SYNC,
+    executor: RunExecutor,
+    at: datetime,
+) -> tuple[WorkflowRun, bool]:
+    """Start a run of a spec that is not saved as a workflow; the row keeps the spec.
+
+    Raises:
+        PermissionDeniedError: the principal is a viewer.
+        SpecInvalidError: the spec fails the static checks (nothing is written).
+        InputsInvalidError: ``inputs`` fail the spec's input schema (nothing is written).
+    """
+    principal.require(Role.OPERATOR)
+
+    async def new_run() -> NewRun:
+        checked = parse_spec(spec, tools=executor.services.tools)
+        return NewRun(
+            spec=checked,
+            inputs=compile_workflow(checked).validate_inputs(inputs),
+            tags=tags,
+            idempotency_key=idempotency_key,
+        )
+
+    return await _start(principal, idempotency_key, new_run, mode=mode, executor=executor, at=at)
+
+
+async def _start(
+    principal: Principal,
+    idempotency_key: str | None,
+    new_run: Callable[[], Awaitable[NewRun]],
+    *,
+    mode: ExecutionMode,
+    executor: RunExecutor,
+    at: datetime,
+) -> tuple[WorkflowRun, bool]:
+    """The run of ``idempotency_key`` if there is one; else create the run ``new_run``
+    describes (it raises what makes the request invalid) and execute it."""
     if idempotency_key is not None:
         existing = await _by_idempotency_key(principal, idempotency_key)
         if existing is not None:
             return existing, False
-    if version_number is None:
-        workflow = await get_workflow(principal, workflow_id)
-        if workflow.published_version_number is None:
-            raise NoPublishedVersionError(
-                f"workflow {workflow_id!r} has no published version: publish one, or name "
-                "the version to run"
-            )
-        version_number = workflow.published_version_number
-    version = await get_version(principal, workflow_id, version_number)
-    spec = parse_spec(version.spec, tools=services.tools)
-    compiled = compile_workflow(spec)
-    values = validate_inputs(spec, inputs)
-    unique_tags = list(dict.fromkeys(tags))
+    new = await new_run()
     try:
-        async with in_transaction():
-            run = await WorkflowRun.create(
-                tenant_id=principal.tenant_id,
-                workflow_id=workflow_id,
-                version=version,
-                spec_hash=version.spec_hash,
-                inputs=values,
-                status=RunStatus.RUNNING,
-                source=RunSource.API,
-                tags=unique_tags,
-                idempotency_key=idempotency_key,
-                started_at=at,
-                attempt=1,
-            )
-            await RunTag.bulk_create(
-                [RunTag(tenant_id=principal.tenant_id, run=run, tag=tag) for tag in unique_tags]
-            )
-            await record_audit(
-                principal,
-                "run.start",
-                run.id,
-                at=at,
-                detail={"workflow_id": workflow_id, "version_number": version_number},
-            )
+        run = await create_api_run(principal, new, mode=mode, at=at)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -159,11 +231,93 @@ async def start_run(
         if existing is None:
             raise
         return existing, False  # a concurrent request with the same key won
-    recorded = RecordedRun(
-        record=run, compiled=compiled, checkpointer=checkpointer or TortoiseSaver()
-    )
-    await recorded.start(services)
+    await execute(run, compile_workflow(new.spec), _start_action, mode=mode, executor=executor)
     return run, True
+
+
+async def _start_action(run: RecordedRun, services: RuntimeServices) -> RunOutcome:
+    return await run.start(services)
+
+
+async def create_api_run(
+    principal: Principal, new: NewRun, *, mode: ExecutionMode, at: datetime
+) -> WorkflowRun:
+    """Write a run's row, its tag rows and the audit event, in one transaction.
+
+    A sync run is ``running`` from the start (it executes right away in the caller's
+    request); an async one is ``queued`` until its task takes it.
+
+    Raises:
+        IntegrityError: ``new.idempotency_key`` is taken in the tenant.
+    """
+    unique_tags = list(dict.fromkeys(new.tags))
+    sync = mode is ExecutionMode.SYNC
+    version = new.version
+    async with in_transaction():
+        run = await WorkflowRun.create(
+            tenant_id=principal.tenant_id,
+            workflow_id=version.workflow_id if version is not None else None,
+            version=version,
+            spec=(
+                None
+                if version is not None
+                else new.spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            ),
+            spec_hash=new.spec.spec_hash(),
+            inputs=dict(new.inputs),
+            status=RunStatus.RUNNING if sync else RunStatus.QUEUED,
+            source=new.source,
+            tags=unique_tags,
+            idempotency_key=new.idempotency_key,
+            parent_run_id=new.parent_run_id,
+            forked_from_checkpoint_id=new.forked_from_checkpoint_id,
+            started_at=at if sync else None,
+            attempt=1 if sync else 0,
+        )
+        await RunTag.bulk_create(
+            [RunTag(tenant_id=principal.tenant_id, run=run, tag=tag) for tag in unique_tags]
+        )
+        detail: dict[str, Any] = {"source": str(new.source)}
+        if version is not None:
+            detail |= {"workflow_id": version.workflow_id, "version_number": version.version_number}
+        if new.parent_run_id is not None:
+            detail["parent_run_id"] = new.parent_run_id
+        await record_audit(principal, "run.start", run.id, at=at, detail=detail)
+    return run
+
+
+async def execute(
+    run: WorkflowRun,
+    compiled: CompiledWorkflow,
+    action: RunAction,
+    *,
+    mode: ExecutionMode,
+    executor: RunExecutor,
+) -> None:
+    """Hand ``action`` on ``run`` to the executor; in sync mode, wait until it stops.
+
+    The row is updated in place with the outcome.
+    """
+    task = executor.submit(run, compiled, action)
+    if mode is ExecutionMode.SYNC:
+        await asyncio.shield(task)
+
+
+async def compiled_run(run: WorkflowRun, tools: ToolRegistry) -> CompiledWorkflow:
+    """The compiled workflow a stored run executes (its version's spec, or its snapshot).
+
+    Raises:
+        SpecInvalidError: the spec no longer passes the checks (a tool it names is gone).
+    """
+    return compile_workflow(parse_spec(await run_spec(run), tools=tools))
+
+
+async def pending_questions(run: WorkflowRun, executor: RunExecutor) -> list[PendingInput]:
+    """What a run waiting for people asks; empty for a run in any other status."""
+    if run.status is not RunStatus.WAITING_HUMAN:
+        return []
+    compiled = await compiled_run(run, executor.services.tools)
+    return await compiled.pending(run.id, executor.checkpointer)
 
 
 async def get_run(principal: Principal, run_id: str) -> WorkflowRun:

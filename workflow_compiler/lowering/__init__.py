@@ -13,6 +13,7 @@ Key contracts:
 """
 
 from workflow_compiler.lowering.compiled import (
+    CheckpointNotFoundError,
     CompiledWorkflow,
     PendingInput,
     ResumeError,
@@ -22,6 +23,7 @@ from workflow_compiler.lowering.compiled import (
 )
 
 __all__ = [
+    "CheckpointNotFoundError",
     "CompiledWorkflow",
     "PendingInput",
     "ResumeError",

@@ -20,12 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    CheckpointMetadata,
+    CheckpointTuple,
+    copy_checkpoint,
+)
+from langgraph.checkpoint.base.id import uuid6
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Interrupt, StateSnapshot
 
-from shared.errors import PlaitError
+from shared.errors import NotFoundError, PlaitError
 from workflow_compiler.context import RunContext, RuntimeServices
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.events import EventKind, RunEvent
@@ -42,6 +48,10 @@ _STEP_MARGIN = 3
 """Supersteps beyond the static bound: LangGraph's own input step, and slack."""
 
 RunStatus = Literal["completed", "waiting_human", "failed"]
+
+
+class CheckpointNotFoundError(NotFoundError):
+    """A run was to be forked from a checkpoint its thread does not have (404)."""
 
 
 class ResumeError(PlaitError):
@@ -96,6 +106,14 @@ class CompiledWorkflow:
         self._scope = lowered.scope
         self._output = _output_renderer(spec)
         self._inputs = InputValidator(spec.inputs)
+
+    def validate_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The run inputs ``start`` would run with: checked, defaults applied.
+
+        Raises:
+            InputsInvalidError: every violation of the spec's input schema, with its path.
+        """
+        return self._inputs(inputs)
 
     def mermaid(self) -> str:
         """The graph as a Mermaid flowchart, for_each bodies drawn inside their runners."""
@@ -163,19 +181,63 @@ class CompiledWorkflow:
         snapshot = await self._snapshot(run_id, checkpointer)
         return await self._invoke(None, _context(run_id, services, snapshot), checkpointer)
 
+    async def pending(self, run_id: str, checkpointer: BaseCheckpointSaver) -> list[PendingInput]:
+        """The questions a run waiting for people asks now (empty when it asks none)."""
+        snapshot = await self._snapshot(run_id, checkpointer)
+        return _pending(list(snapshot.interrupts))
+
+    async def fork(
+        self,
+        *,
+        run_id: str,
+        checkpoint_id: str,
+        values: Mapping[str, Any],
+        services: RuntimeServices,
+        checkpointer: BaseCheckpointSaver,
+    ) -> RunOutcome:
+        """Run on from an earlier checkpoint of thread ``run_id``, with some state replaced.
+
+        The nodes that were due at that checkpoint execute again, and everything after them;
+        the run's later checkpoints are left alone (the new ones branch off). ``values``
+        replaces node outputs (``{node_id: output}``, top-level nodes) and, under ``INPUTS``,
+        the inputs, as if they had been so at that checkpoint.
+
+        Raises:
+            CheckpointNotFoundError: the thread has no such checkpoint.
+        """
+        config = _config(run_id, self.recursion_limit)
+        config["configurable"] |= {"checkpoint_ns": "", "checkpoint_id": checkpoint_id}
+        saved = await checkpointer.aget_tuple(config)
+        if saved is None:
+            raise CheckpointNotFoundError(f"run '{run_id}' has no checkpoint '{checkpoint_id}'")
+        if values:
+            config = await _patched(checkpointer, saved, values) | {
+                "recursion_limit": self.recursion_limit
+            }
+        run_info = saved.checkpoint["channel_values"].get(RUN) or {}
+        context = RunContext(run_id=run_id, services=services, run=run_info)
+        return await self._invoke(None, context, checkpointer, config)
+
     async def _snapshot(self, run_id: str, checkpointer: BaseCheckpointSaver) -> StateSnapshot:
         """The run's latest state, with its pending interrupts."""
         return await self._bind(checkpointer).aget_state(_config(run_id, self.recursion_limit))
 
     async def _invoke(
-        self, graph_input: Any, context: RunContext, checkpointer: BaseCheckpointSaver | None
+        self,
+        graph_input: Any,
+        context: RunContext,
+        checkpointer: BaseCheckpointSaver | None,
+        config: RunnableConfig | None = None,
     ) -> RunOutcome:
+        """Invoke the graph on the run's thread (its latest checkpoint, unless ``config``
+        names another one)."""
         graph = self._bind(checkpointer)
-        config: RunnableConfig = (
-            {"recursion_limit": self.recursion_limit}
-            if checkpointer is None
-            else _config(context.run_id, self.recursion_limit)
-        )
+        if config is None:
+            config = (
+                {"recursion_limit": self.recursion_limit}
+                if checkpointer is None
+                else _config(context.run_id, self.recursion_limit)
+            )
         try:
             final = await graph.ainvoke(graph_input, config, context=context)
             interrupts: list[Interrupt] = final.get("__interrupt__") or []
@@ -206,6 +268,37 @@ def _config(run_id: str, recursion_limit: int) -> RunnableConfig:
     """The config of a checkpointed call. Without a checkpointer the thread id is left out:
     LangGraph copies ``configurable`` into every task's metadata, a cost for nothing there."""
     return {"configurable": {"thread_id": run_id}, "recursion_limit": recursion_limit}
+
+
+async def _patched(
+    checkpointer: BaseCheckpointSaver, saved: CheckpointTuple, values: Mapping[str, Any]
+) -> RunnableConfig:
+    """Store a sibling of checkpoint ``saved`` holding ``values`` (channel → value), and
+    return its config.
+
+    Only the replaced channels get a new version; the channels that decide which nodes run
+    next (and what each node has seen) are those of ``saved``, so the same nodes are due.
+    """
+    checkpoint = copy_checkpoint(saved.checkpoint)
+    checkpoint["id"] = str(uuid6(clock_seq=saved.metadata.get("step", 0) + 1))
+    new_versions: dict[str, Any] = {}
+    for channel, value in values.items():
+        version = checkpointer.get_next_version(checkpoint["channel_versions"].get(channel), None)
+        checkpoint["channel_values"][channel] = value
+        checkpoint["channel_versions"][channel] = version
+        new_versions[channel] = version
+    metadata: CheckpointMetadata = {
+        "source": "update",
+        "step": saved.metadata.get("step", 0),
+        "parents": saved.metadata.get("parents", {}),
+    }
+    parent = saved.parent_config or {
+        "configurable": {
+            "thread_id": saved.config["configurable"]["thread_id"],
+            "checkpoint_ns": "",
+        }
+    }
+    return await checkpointer.aput(parent, checkpoint, metadata, new_versions)
 
 
 def _output_renderer(spec: WorkflowSpec) -> Renderer:

@@ -111,7 +111,7 @@ class TestStartRun:
     @pytest.mark.parametrize(
         ("body", "params", "path"),
         [
-            ({"inputs": {"x": 1}, "mode": "async"}, {}, "body.mode"),
+            ({"inputs": {"x": 1}, "mode": "later"}, {}, "body.mode"),
             ({"inputs": {"x": 1}}, {"mode": "stream"}, "query.mode"),
             ({"inputs": {"x": 1}, "version": 0}, {}, "body.version"),
             ({"inputs": [1]}, {}, "body.inputs"),

@@ -19,6 +19,7 @@ from api.services import (
     publish_version,
     start_run,
 )
+from api.services.run_executor import RunExecutor
 from api.services.runs import MAX_RUN_PAGE
 from shared.database.models import Role, RunStatus, Tenant, WorkflowRun
 from shared.errors import PermissionDeniedError
@@ -66,11 +67,15 @@ async def _workflow(admin: Principal, services: RuntimeServices, *, publish: boo
 
 class TestStartRun:
     async def test_runs_the_published_version_and_records_the_outcome(
-        self, admin: Principal, services: RuntimeServices, probe: ProbeTool
+        self,
+        admin: Principal,
+        services: RuntimeServices,
+        executor: RunExecutor,
+        probe: ProbeTool,
     ) -> None:
         workflow_id = await _workflow(admin, services, publish=True)
 
-        run, created = await start_run(admin, workflow_id, inputs={}, services=services, at=AT)
+        run, created = await start_run(admin, workflow_id, inputs={}, executor=executor, at=AT)
 
         assert created
         row = await WorkflowRun.get(id=run.id)
@@ -78,28 +83,40 @@ class TestStartRun:
         assert probe.calls == ["k"]
 
     async def test_needs_a_published_version_unless_one_is_named(
-        self, admin: Principal, services: RuntimeServices, probe: ProbeTool
+        self,
+        admin: Principal,
+        services: RuntimeServices,
+        executor: RunExecutor,
+        probe: ProbeTool,
     ) -> None:
         workflow_id = await _workflow(admin, services, publish=False)
         with pytest.raises(NoPublishedVersionError):
-            await start_run(admin, workflow_id, inputs={}, services=services, at=AT)
+            await start_run(admin, workflow_id, inputs={}, executor=executor, at=AT)
         assert await WorkflowRun.all().count() == 0
 
         run, _ = await start_run(
-            admin, workflow_id, inputs={}, version_number=1, services=services, at=AT
+            admin, workflow_id, inputs={}, version_number=1, executor=executor, at=AT
         )
         assert run.status == RunStatus.COMPLETED
 
     async def test_a_viewer_may_not(
-        self, admin: Principal, services: RuntimeServices, probe: ProbeTool
+        self,
+        admin: Principal,
+        services: RuntimeServices,
+        executor: RunExecutor,
+        probe: ProbeTool,
     ) -> None:
         workflow_id = await _workflow(admin, services, publish=True)
         viewer = Principal(tenant_id=admin.tenant_id, role=Role.VIEWER, key_id="key_v")
         with pytest.raises(PermissionDeniedError):
-            await start_run(viewer, workflow_id, inputs={}, services=services, at=AT)
+            await start_run(viewer, workflow_id, inputs={}, executor=executor, at=AT)
 
     async def test_concurrent_starts_with_one_key_execute_once(
-        self, admin: Principal, services: RuntimeServices, probe: ProbeTool
+        self,
+        admin: Principal,
+        services: RuntimeServices,
+        executor: RunExecutor,
+        probe: ProbeTool,
     ) -> None:
         workflow_id = await _workflow(admin, services, publish=True)
 
@@ -110,7 +127,7 @@ class TestStartRun:
                     workflow_id,
                     inputs={},
                     idempotency_key="same",
-                    services=services,
+                    executor=executor,
                     at=AT,
                 )
                 for _ in range(3)
@@ -124,10 +141,14 @@ class TestStartRun:
 
 class TestReadRuns:
     async def test_another_tenants_run_reads_as_missing(
-        self, admin: Principal, services: RuntimeServices, probe: ProbeTool
+        self,
+        admin: Principal,
+        services: RuntimeServices,
+        executor: RunExecutor,
+        probe: ProbeTool,
     ) -> None:
         workflow_id = await _workflow(admin, services, publish=True)
-        run, _ = await start_run(admin, workflow_id, inputs={}, services=services, at=AT)
+        run, _ = await start_run(admin, workflow_id, inputs={}, executor=executor, at=AT)
         stranger = principal(await Tenant.create(name="other"))
 
         assert (await get_run(admin, run.id)).version.version_number == 1

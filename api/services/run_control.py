@@ -1,0 +1,365 @@
+"""What can happen to a run after it started: resume, retry, rerun, replay, cancel.
+
+    waiting_human ──resume──► running ──► completed | failed | waiting_human
+    failed ─────────retry───► running      (same run, from the failed node, next attempt)
+    any ────────────rerun───► a new run, same version and inputs (``parent_run`` = this one)
+    any ────────────replay──► a new run from one of this run's checkpoints, state patched
+    queued | running | waiting_human ──cancel──► canceled
+
+Resume and retry take the run over with a compare-and-set on its status: of two concurrent
+requests only one finds the status it expects, the other gets a 409 (``RunStateError``).
+Nothing executes twice: finished nodes are never executed again, and the failed node of a
+retry starts over from its first attempt.
+
+A cancel of a run executing in this process cancels its task, so the node in flight stops;
+a run that is queued or waits for people is canceled at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from api.services.audit import record_audit
+from api.services.execution import RecordedRun
+from api.services.keys import Principal
+from api.services.run_executor import RunExecutor
+from api.services.runs import (
+    ExecutionMode,
+    NewRun,
+    compiled_run,
+    create_api_run,
+    execute,
+    get_run,
+    pending_questions,
+)
+from shared.database.models import Role, RunSource, RunStatus, WorkflowRun
+from shared.errors import ConflictError
+from workflow_compiler.checks.paths import json_path
+from workflow_compiler.context import RuntimeServices
+from workflow_compiler.error_mapping import compile_schema
+from workflow_compiler.errors import CheckIssue, InputsInvalidError
+from workflow_compiler.lowering import (
+    CheckpointNotFoundError,
+    CompiledWorkflow,
+    PendingInput,
+    RunOutcome,
+)
+from workflow_compiler.lowering.state import INPUTS, output_key
+
+__all__ = [
+    "AnswerInvalidError",
+    "RunStateError",
+    "StatePatchInvalidError",
+    "cancel_run",
+    "replay_run",
+    "rerun",
+    "resume_run",
+    "retry_run",
+]
+
+_FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
+_CANCELABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_HUMAN)
+
+
+class RunStateError(ConflictError):
+    """The run is not in a status that allows this (409): e.g. retrying a completed run."""
+
+
+class AnswerInvalidError(InputsInvalidError):
+    """Answers to a run's questions are invalid: unknown questions, or failing the
+    question's schema; ``issues`` holds each with its path (422)."""
+
+    code = "answer_invalid"
+
+
+class StatePatchInvalidError(InputsInvalidError):
+    """A replay's state patch names what the run does not have, or patched inputs fail the
+    spec's input schema; ``issues`` holds each with its path (422)."""
+
+    code = "state_patch_invalid"
+
+
+async def resume_run(
+    principal: Principal,
+    run_id: str,
+    answers: Mapping[str, Any],
+    *,
+    mode: ExecutionMode = ExecutionMode.SYNC,
+    executor: RunExecutor,
+    at: datetime,
+) -> WorkflowRun:
+    """Answer the questions of a run waiting for people and let it go on.
+
+    Answers are keyed by question id (``PendingInput.id``), or by the id of the ``human``
+    node asking when only one question of that node is open. Each answer is checked against
+    its question's schema here, so a wrong answer is refused (422) rather than asked again.
+    Questions left unanswered are asked again when the run stops.
+
+    Raises:
+        PermissionDeniedError: the principal is a viewer.
+        RunNotFoundError: no such run in the principal's tenant.
+        RunStateError: the run is not waiting for people.
+        AnswerInvalidError: no answers, an unknown question, or an answer failing its schema.
+    """
+    principal.require(Role.OPERATOR)
+    run = await get_run(principal, run_id)
+    _require_status(run, RunStatus.WAITING_HUMAN, "resumed")
+    by_question = _answers_by_question(await pending_questions(run, executor), answers)
+    compiled = await compiled_run(run, executor.services.tools)
+    await _take_over(run, RunStatus.WAITING_HUMAN, mode, at)
+    await record_audit(
+        principal, "run.resume", run.id, at=at, detail={"questions": sorted(by_question)}
+    )
+
+    async def resume(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+        return await recorded.resume(by_question, services)
+
+    await execute(run, compiled, resume, mode=mode, executor=executor)
+    return run
+
+
+async def retry_run(
+    principal: Principal,
+    run_id: str,
+    *,
+    mode: ExecutionMode = ExecutionMode.SYNC,
+    executor: RunExecutor,
+    at: datetime,
+) -> WorkflowRun:
+    """Take a failed run up again from its last checkpoint, in its next attempt: the failed
+    node executes again; the nodes that finished do not.
+
+    Raises:
+        PermissionDeniedError: the principal is a viewer.
+        RunNotFoundError: no such run in the principal's tenant.
+        RunStateError: the run did not fail.
+    """
+    principal.require(Role.OPERATOR)
+    run = await get_run(principal, run_id)
+    _require_status(run, RunStatus.FAILED, "retried")
+    compiled = await compiled_run(run, executor.services.tools)
+    await _take_over(run, RunStatus.FAILED, mode, at)
+    await record_audit(principal, "run.retry", run.id, at=at, detail={"attempt": run.attempt + 1})
+    await execute(run, compiled, _continue, mode=mode, executor=executor)
+    return run
+
+
+async def _continue(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+    return await recorded.continue_run(services)
+
+
+async def rerun(
+    principal: Principal,
+    run_id: str,
+    *,
+    mode: ExecutionMode = ExecutionMode.SYNC,
+    executor: RunExecutor,
+    at: datetime,
+) -> WorkflowRun:
+    """Start a new run of the same version (or ad-hoc spec) with the same inputs and tags;
+    its ``parent_run`` is this one.
+
+    Raises:
+        PermissionDeniedError: the principal is a viewer.
+        RunNotFoundError: no such run in the principal's tenant.
+        SpecInvalidError: the spec no longer passes the checks (a tool it names is gone).
+    """
+    principal.require(Role.OPERATOR)
+    parent = await get_run(principal, run_id)
+    compiled = await compiled_run(parent, executor.services.tools)
+    child = await create_api_run(
+        principal, _child_of(parent, compiled, parent.inputs), mode=mode, at=at
+    )
+
+    async def start(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+        return await recorded.start(services)
+
+    await execute(child, compiled, start, mode=mode, executor=executor)
+    return child
+
+
+async def replay_run(
+    principal: Principal,
+    run_id: str,
+    checkpoint_id: str,
+    *,
+    nodes: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    mode: ExecutionMode = ExecutionMode.SYNC,
+    executor: RunExecutor,
+    at: datetime,
+) -> WorkflowRun:
+    """Start a new run from one of this run's checkpoints, optionally with its state patched.
+
+    The new run's thread starts as a copy of this run's checkpoints; from ``checkpoint_id``
+    the nodes due there execute again, and everything after them, with ``nodes`` (node id →
+    output, top-level nodes) replacing those outputs and ``inputs`` merged over the inputs.
+
+    Raises:
+        PermissionDeniedError: the principal is a viewer.
+        RunNotFoundError: no such run in the principal's tenant.
+        StatePatchInvalidError: a node the spec does not have at its top level, or patched
+            inputs failing the spec's input schema.
+        CheckpointNotFoundError: this run has no checkpoint ``checkpoint_id`` (the new run
+            is then recorded as failed: it was created before its thread could be read).
+    """
+    principal.require(Role.OPERATOR)
+    parent = await get_run(principal, run_id)
+    compiled = await compiled_run(parent, executor.services.tools)
+    values, run_inputs = _state_patch(compiled, parent.inputs, nodes or {}, inputs)
+    if not await executor.checkpointer.aget_tuple(
+        {
+            "configurable": {
+                "thread_id": parent.id,
+                "checkpoint_ns": "",
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+    ):
+        raise CheckpointNotFoundError(f"run '{parent.id}' has no checkpoint '{checkpoint_id}'")
+    new = _child_of(parent, compiled, run_inputs, forked_from=checkpoint_id)
+    child = await create_api_run(principal, new, mode=mode, at=at)
+    await executor.checkpointer.acopy_thread(parent.id, child.id)
+
+    async def fork(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+        return await recorded.fork(checkpoint_id, values, services)
+
+    await execute(child, compiled, fork, mode=mode, executor=executor)
+    return child
+
+
+async def cancel_run(
+    principal: Principal, run_id: str, *, executor: RunExecutor, at: datetime
+) -> WorkflowRun:
+    """Stop a run for good: a queued or waiting run at once; an executing one at its node in
+    flight, which is cancelled.
+
+    Returns:
+        The run as it is after the cancel: ``canceled``, or the final status it reached
+        while the cancel was on its way.
+
+    Raises:
+        PermissionDeniedError: the principal is a viewer.
+        RunNotFoundError: no such run in the principal's tenant.
+        RunStateError: the run had already ended.
+    """
+    principal.require(Role.OPERATOR)
+    run = await get_run(principal, run_id)
+    if run.status in _FINAL:
+        raise RunStateError(f"run {run.id!r} is {run.status}; only a run not ended can be canceled")
+    await record_audit(principal, "run.cancel", run.id, at=at)
+    if not await executor.cancel(run.id):
+        await WorkflowRun.filter(id=run.id, status__in=_CANCELABLE).update(
+            status=RunStatus.CANCELED, ended_at=at, cancel_requested_at=at, updated_at=at
+        )
+        executor.notify(run.id)
+    return await get_run(principal, run_id)
+
+
+def _require_status(run: WorkflowRun, status: RunStatus, verb: str) -> None:
+    if run.status is not status:
+        raise RunStateError(
+            f"run {run.id!r} is {run.status}; only a run that is {status} can be {verb}"
+        )
+
+
+async def _take_over(
+    run: WorkflowRun, expected: RunStatus, mode: ExecutionMode, at: datetime
+) -> None:
+    """Move the run from ``expected`` to queued (async) or running (sync), or raise
+    ``RunStateError`` when another request moved it first."""
+    status = RunStatus.RUNNING if mode is ExecutionMode.SYNC else RunStatus.QUEUED
+    taken = await WorkflowRun.filter(id=run.id, status=expected).update(
+        status=status, error_code=None, error_message=None, ended_at=None, updated_at=at
+    )
+    if not taken:
+        raise RunStateError(f"run {run.id!r} changed meanwhile; read it again")
+    run.status = status
+    run.error_code = run.error_message = run.ended_at = None
+
+
+def _answers_by_question(pending: list[PendingInput], answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Answers keyed by question id, each valid for its question's schema."""
+    if not answers:
+        raise AnswerInvalidError([CheckIssue(path="answers", message="no answers given")])
+    by_id = {question.id: question for question in pending}
+    by_node: dict[str, list[PendingInput]] = {}
+    for question in pending:
+        by_node.setdefault(question.node_id, []).append(question)
+    resolved: dict[str, Any] = {}
+    issues: list[CheckIssue] = []
+    for key, answer in answers.items():
+        path = f"answers.{key}"
+        question = by_id.get(key)
+        if question is None and len(by_node.get(key, ())) == 1:
+            question = by_node[key][0]
+        if question is None:
+            several = len(by_node.get(key, ())) > 1
+            message = (
+                "several questions of this node are open: answer each by its question id"
+                if several
+                else "the run asks no such question"
+            )
+            issues.append(CheckIssue(path=path, message=message))
+            continue
+        errors = list(compile_schema(question.schema).iter_errors(answer))
+        issues.extend(
+            CheckIssue(path=json_path(error.absolute_path, path), message=error.message)
+            for error in errors
+        )
+        if not errors:
+            resolved[question.id] = answer
+    if issues:
+        raise AnswerInvalidError(issues)
+    return resolved
+
+
+def _state_patch(
+    compiled: CompiledWorkflow,
+    run_inputs: Mapping[str, Any],
+    nodes: Mapping[str, Any],
+    inputs: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The channels a replay replaces, and the new run's inputs."""
+    top_level = {node.id for node in compiled.spec.nodes}
+    issues = [
+        CheckIssue(
+            path=f"state_patch.nodes.{node_id}", message="the spec has no such top-level node"
+        )
+        for node_id in nodes
+        if node_id not in top_level
+    ]
+    new_inputs = dict(run_inputs)
+    values: dict[str, Any] = {output_key(node_id): output for node_id, output in nodes.items()}
+    if inputs is not None:
+        try:
+            new_inputs = compiled.validate_inputs({**run_inputs, **inputs})
+        except InputsInvalidError as exc:
+            issues.extend(
+                CheckIssue(path=f"state_patch.{issue.path}", message=issue.message)
+                for issue in exc.issues
+            )
+        values[INPUTS] = new_inputs
+    if issues:
+        raise StatePatchInvalidError(issues)
+    return values, new_inputs
+
+
+def _child_of(
+    parent: WorkflowRun,
+    compiled: CompiledWorkflow,
+    inputs: Mapping[str, Any],
+    *,
+    forked_from: str | None = None,
+) -> NewRun:
+    return NewRun(
+        spec=compiled.spec,
+        inputs=inputs,
+        version=parent.version,
+        source=RunSource.REPLAY,
+        tags=parent.tags,
+        parent_run_id=parent.id,
+        forked_from_checkpoint_id=forked_from,
+    )

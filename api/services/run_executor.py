@@ -1,0 +1,145 @@
+"""Runs executed by this process: each in a task of its own, awaited (sync) or not (async).
+
+Every execution of a run — its start, a resume with answers, a retry, a replay — goes through
+``RunExecutor.submit``, which wraps it in a task the executor knows by run id. That gives one
+place for what must hold whatever the mode:
+
+- Cancel: ``cancel`` cancels the run's task; the node in flight sees ``CancelledError``, and
+  the row is recorded ``canceled``. A request executing a sync run awaits the task through
+  ``asyncio.shield``, so a client that disconnects does not cancel the run: it goes on and its
+  outcome is recorded.
+- A failure outside the workflow (a bug, the database going away mid-run) is recorded as
+  ``failed`` with the code ``internal_error`` and the exception's type only (its message may
+  quote data), and logged; the run can be retried.
+- Whoever follows the run's events (SSE) is told about each new status (``on_change``).
+
+Issue 5 (workers) moves async runs to taskiq workers holding leases; the in-process executor
+stays the embedded default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from api.services.execution import RecordedRun
+from api.services.run_records import record_canceled, record_internal_failure
+from shared.database.models import WorkflowRun
+from workflow_compiler.context import RuntimeServices
+from workflow_compiler.events import EventSink
+from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
+
+__all__ = ["RunAction", "RunExecutor"]
+
+logger = logging.getLogger(__name__)
+
+RunAction = Callable[[RecordedRun, RuntimeServices], Awaitable[RunOutcome]]
+"""What to do with a run: e.g. ``lambda run, services: run.start(services)``."""
+
+_CANCEL_WAIT_S = 30.0
+"""How long ``cancel`` waits for a canceled run's task to record its end."""
+
+
+class RunExecutor:
+    """Executes runs in this process and keeps track of them until they stop.
+
+    Args:
+        services: The process's runtime services; each run gets a copy whose ``events``
+            persist to its own stream.
+        checkpointer: Where every run's checkpoints go (thread id = run id).
+        events_for: The event sink of one run (its persisted event stream).
+        on_change: Called with a run id after its status changed, to wake its followers.
+    """
+
+    def __init__(
+        self,
+        services: RuntimeServices,
+        *,
+        checkpointer: BaseCheckpointSaver,
+        events_for: Callable[[WorkflowRun], EventSink],
+        on_change: Callable[[str], None],
+    ) -> None:
+        self.services = services
+        self.checkpointer = checkpointer
+        self._events_for = events_for
+        self._on_change = on_change
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._canceling: set[str] = set()
+
+    def submit(
+        self, run: WorkflowRun, compiled: CompiledWorkflow, action: RunAction
+    ) -> asyncio.Task[None]:
+        """Start ``action`` on ``run`` in a task of its own and return the task.
+
+        To wait for the outcome (sync mode), await it through ``asyncio.shield``, so that the
+        caller being cancelled leaves the run going. The row (``run``) is updated in place.
+
+        Raises:
+            RuntimeError: the run is already executing in this process (callers check the
+                row's status first; this guards against a bug, not a user error).
+        """
+        if run.id in self._tasks:
+            raise RuntimeError(f"run {run.id!r} is already executing in this process")
+        recorded = RecordedRun(record=run, compiled=compiled, checkpointer=self.checkpointer)
+        services = replace(self.services, events=self._events_for(run))
+        task = asyncio.create_task(self._execute(recorded, services, action), name=run.id)
+        self._tasks[run.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+        return task
+
+    def notify(self, run_id: str) -> None:
+        """Tell the run's followers that its status changed outside an execution."""
+        self._on_change(run_id)
+
+    def is_executing(self, run_id: str) -> bool:
+        """Whether the run's task is alive in this process."""
+        return run_id in self._tasks
+
+    async def cancel(self, run_id: str) -> bool:
+        """Cancel the run's task and wait until it recorded ``canceled``.
+
+        Returns:
+            False when the run is not executing in this process (nothing was done).
+        """
+        task = self._tasks.get(run_id)
+        if task is None:
+            return False
+        self._canceling.add(run_id)
+        task.cancel()
+        await asyncio.wait({task}, timeout=_CANCEL_WAIT_S)
+        return True
+
+    async def aclose(self) -> None:
+        """Stop every run still executing (the process is shutting down).
+
+        Their rows keep saying ``running``/``queued``: they were not canceled by anyone and
+        are continued from their last checkpoint later (``plait runs resume``, the reaper).
+        """
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _execute(
+        self, recorded: RecordedRun, services: RuntimeServices, action: RunAction
+    ) -> None:
+        run = recorded.record
+        try:
+            await action(recorded, services)
+        except asyncio.CancelledError:
+            if run.id not in self._canceling:
+                raise
+            await record_canceled(run, at=services.clock.now())
+        except Exception as exc:
+            logger.exception("run %s stopped on an unexpected error", run.id)
+            try:
+                await record_internal_failure(run, exc, at=services.clock.now())
+            except Exception:
+                logger.exception("run %s: its failure could not be recorded", run.id)
+        finally:
+            self._canceling.discard(run.id)
+            self._on_change(run.id)

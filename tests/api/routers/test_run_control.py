@@ -1,0 +1,431 @@
+"""Acting on runs over HTTP: async starts, ad-hoc runs, resume, retry, rerun, replay, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shared.database.models import AuditEvent, RunSource, WorkflowRun
+from tests.support.api import assert_problem, paths
+from tests.workflow_compiler.lowering.conftest import ProbeTool
+
+PROBE_SPEC: dict[str, Any] = {
+    "version": "1",
+    "inputs": {
+        "type": "object",
+        "properties": {"x": {"type": "integer", "default": 1}, "key": {"type": "string"}},
+    },
+    "nodes": [
+        {"id": "first", "type": "tool", "tool": "probe", "args": {"key": "first", "value": 1}},
+        {
+            "id": "second",
+            "type": "tool",
+            "tool": "probe",
+            "args": {"key": "{{ inputs.key | default('second') }}", "value": "{{ inputs.x }}"},
+        },
+        {"id": "total", "type": "set", "value": "{{ nodes.first.output + nodes.second.output }}"},
+    ],
+    "output": "{{ nodes.total.output }}",
+}
+
+HUMAN_SPEC: dict[str, Any] = {
+    "version": "1",
+    "nodes": [
+        {
+            "id": "approve",
+            "type": "human",
+            "prompt": "Ship it?",
+            "schema": {
+                "type": "object",
+                "required": ["ok"],
+                "properties": {"ok": {"type": "boolean"}},
+            },
+        },
+        {"id": "after", "type": "tool", "tool": "probe", "args": {"key": "after", "value": 1}},
+    ],
+    "output": "{{ nodes.approve.output.ok }}",
+}
+
+
+async def _adhoc(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    spec: dict[str, Any],
+    inputs: dict[str, Any] | None = None,
+    **params: str,
+) -> httpx.Response:
+    return await client.post(
+        "/v1/runs/adhoc",
+        json={"spec": spec, "inputs": inputs or {}},
+        params=params,
+        headers=headers,
+    )
+
+
+async def _wait_for_status(
+    client: httpx.AsyncClient, headers: dict[str, str], run_id: str, *statuses: str
+) -> dict[str, Any]:
+    """Read the run until it reaches one of ``statuses`` (each read yields to its task)."""
+    async with asyncio.timeout(10):
+        while True:
+            run = (await client.get(f"/v1/runs/{run_id}", headers=headers)).json()
+            if run["status"] in statuses:
+                return run
+            await asyncio.sleep(0)
+
+
+class TestAdhocRuns:
+    async def test_a_spec_runs_without_being_saved(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        response = await _adhoc(client, operator, PROBE_SPEC, {"x": 4})
+
+        assert response.status_code == 201, response.text
+        run = response.json()
+        assert (run["status"], run["outputs"], run["workflow_id"]) == ("completed", 5, None)
+        row = await WorkflowRun.get(id=run["id"])
+        assert row.spec is not None
+        assert row.version_id is None
+
+    async def test_an_invalid_spec_is_422_with_every_error_and_writes_nothing(
+        self, client: httpx.AsyncClient, operator: dict[str, str]
+    ) -> None:
+        spec = {"version": "1", "nodes": [{"id": "a", "type": "tool", "tool": "nope", "args": {}}]}
+
+        problem = assert_problem(await _adhoc(client, operator, spec), 422, "spec_invalid")
+
+        assert "nodes[0].tool" in paths(problem)
+        assert await WorkflowRun.all().count() == 0
+
+    async def test_a_viewer_may_not(
+        self, client: httpx.AsyncClient, viewer: dict[str, str]
+    ) -> None:
+        assert_problem(await _adhoc(client, viewer, PROBE_SPEC), 403, "forbidden")
+
+
+class TestAsyncRuns:
+    async def test_answers_202_at_once_and_the_run_completes_in_the_background(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        gate = probe.gates["first"] = asyncio.Event()
+
+        response = await _adhoc(client, operator, PROBE_SPEC, mode="async")
+
+        assert response.status_code == 202, response.text
+        run = response.json()
+        assert run["status"] == "queued"
+        assert response.headers["location"] == f"/v1/runs/{run['id']}"
+        gate.set()
+        done = await _wait_for_status(client, operator, run["id"], "completed")
+        assert (done["outputs"], done["attempt"]) == (2, 1)
+        assert done["started_at"] is not None
+
+    async def test_mode_may_be_given_in_the_body(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        response = await client.post(
+            "/v1/runs/adhoc", json={"spec": PROBE_SPEC, "mode": "async"}, headers=operator
+        )
+        assert response.status_code == 202, response.text
+
+
+class TestResume:
+    async def test_a_waiting_run_shows_its_question_and_resumes_with_the_answer(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        waiting = (await _adhoc(client, operator, HUMAN_SPEC)).json()
+        assert waiting["status"] == "waiting_human"
+        [question] = waiting["pending"]
+        assert (question["node_id"], question["prompt"]) == ("approve", "Ship it?")
+        assert question["schema"]["required"] == ["ok"]
+        detail = (await client.get(f"/v1/runs/{waiting['id']}", headers=operator)).json()
+        assert detail["pending"] == waiting["pending"]
+
+        response = await client.post(
+            f"/v1/runs/{waiting['id']}/resume",
+            json={"answers": {question["id"]: {"ok": True}}},
+            headers=operator,
+        )
+
+        assert response.status_code == 200, response.text
+        assert (response.json()["status"], response.json()["outputs"]) == ("completed", True)
+        assert response.json()["pending"] == []
+        assert probe.calls == ["after"]
+        assert await AuditEvent.filter(action="run.resume", target_id=waiting["id"]).exists()
+
+    async def test_the_node_id_may_stand_for_its_only_question(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/resume",
+            json={"answers": {"approve": {"ok": False}}},
+            headers=operator,
+        )
+
+        assert response.json()["outputs"] is False
+
+    @pytest.mark.parametrize(
+        ("answers", "path"),
+        [
+            ({"approve": {"ok": "yes"}}, "answers.approve.ok"),
+            ({"approve": {}}, "answers.approve"),
+            ({"nobody": {"ok": True}}, "answers.nobody"),
+        ],
+    )
+    async def test_a_wrong_answer_is_422_naming_it_and_the_run_still_waits(
+        self,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        probe: ProbeTool,
+        answers: dict[str, Any],
+        path: str,
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/resume", json={"answers": answers}, headers=operator
+        )
+
+        problem = assert_problem(response, 422, "answer_invalid")
+        assert any(p.startswith(path) for p in paths(problem)), paths(problem)
+        assert (await WorkflowRun.get(id=run_id)).status == "waiting_human"
+        assert probe.calls == []
+
+    async def test_empty_answers_are_422(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+        response = await client.post(
+            f"/v1/runs/{run_id}/resume", json={"answers": {}}, headers=operator
+        )
+        assert_problem(response, 422, "validation_failed")
+
+    async def test_a_run_that_does_not_wait_is_409(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
+        response = await client.post(
+            f"/v1/runs/{run_id}/resume", json={"answers": {"x": 1}}, headers=operator
+        )
+        assert_problem(response, 409, "conflict")
+
+
+class TestRetry:
+    async def test_a_failed_run_continues_from_the_failed_node(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        failed = (await _adhoc(client, operator, PROBE_SPEC, {"key": "bad"})).json()
+        assert (failed["status"], failed["error"]["kind"]) == ("failed", "tool_error")
+        probe.broken.clear()
+
+        response = await client.post(f"/v1/runs/{failed['id']}/retry", headers=operator)
+
+        assert response.status_code == 200, response.text
+        run = response.json()
+        assert (run["status"], run["outputs"], run["error"], run["attempt"]) == (
+            "completed",
+            2,
+            None,
+            2,
+        )
+        assert probe.calls == ["first", "bad", "bad"]  # "first" did not execute again
+
+    async def test_an_async_retry_answers_202(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC, {"key": "bad"})).json()["id"]
+        probe.broken.clear()
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/retry", params={"mode": "async"}, headers=operator
+        )
+
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "queued"
+        await _wait_for_status(client, operator, run_id, "completed")
+
+    async def test_only_a_failed_run_may_be_retried(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
+        assert_problem(
+            await client.post(f"/v1/runs/{run_id}/retry", headers=operator), 409, "conflict"
+        )
+
+
+class TestRerun:
+    async def test_a_new_run_with_the_same_inputs_and_its_lineage(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        first = (await _adhoc(client, operator, PROBE_SPEC, {"x": 5})).json()
+
+        response = await client.post(f"/v1/runs/{first['id']}/rerun", headers=operator)
+
+        assert response.status_code == 201, response.text
+        run = response.json()
+        assert run["id"] != first["id"]
+        assert (run["parent_run_id"], run["source"], run["inputs"], run["outputs"]) == (
+            first["id"],
+            RunSource.REPLAY,
+            first["inputs"],
+            6,
+        )
+
+
+class TestReplay:
+    async def _checkpoint_after_first(self, run_id: str, app: FastAPI) -> str:
+        """The checkpoint at which ``first`` had run and ``second`` was due."""
+        saver = app.state.runs.checkpointer
+        async for saved in saver.alist({"configurable": {"thread_id": run_id}}):
+            values = saved.checkpoint["channel_values"]
+            if "out:first" in values and "out:second" not in values:
+                return str(saved.checkpoint["id"])
+        raise AssertionError("no checkpoint between first and second")
+
+    async def test_replays_from_a_checkpoint_with_a_patched_output(
+        self,
+        client: httpx.AsyncClient,
+        app: FastAPI,
+        operator: dict[str, str],
+        probe: ProbeTool,
+    ) -> None:
+        first = (await _adhoc(client, operator, PROBE_SPEC, {"x": 5})).json()
+        checkpoint_id = await self._checkpoint_after_first(first["id"], app)
+
+        response = await client.post(
+            f"/v1/runs/{first['id']}/replay",
+            json={
+                "checkpoint_id": checkpoint_id,
+                "state_patch": {"nodes": {"first": 100}, "inputs": {"x": 7}},
+            },
+            headers=operator,
+        )
+
+        assert response.status_code == 201, response.text
+        run = response.json()
+        assert (run["status"], run["outputs"]) == ("completed", 107)
+        assert (run["parent_run_id"], run["forked_from_checkpoint_id"]) == (
+            first["id"],
+            checkpoint_id,
+        )
+        assert run["inputs"]["x"] == 7
+        assert probe.calls == ["first", "second", "second"]  # "first" was not executed again
+
+    async def test_an_unknown_checkpoint_is_404_and_writes_nothing(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/replay", json={"checkpoint_id": "nope"}, headers=operator
+        )
+
+        assert_problem(response, 404, "not_found")
+        assert await WorkflowRun.all().count() == 1
+
+    @pytest.mark.parametrize(
+        ("patch", "path"),
+        [
+            ({"nodes": {"missing": 1}}, "state_patch.nodes.missing"),
+            ({"inputs": {"x": "seven"}}, "state_patch.inputs.x"),
+        ],
+    )
+    async def test_a_patch_naming_what_the_run_lacks_is_422(
+        self,
+        client: httpx.AsyncClient,
+        app: FastAPI,
+        operator: dict[str, str],
+        probe: ProbeTool,
+        patch: dict[str, Any],
+        path: str,
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
+        checkpoint_id = await self._checkpoint_after_first(run_id, app)
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/replay",
+            json={"checkpoint_id": checkpoint_id, "state_patch": patch},
+            headers=operator,
+        )
+
+        assert paths(assert_problem(response, 422, "state_patch_invalid")) == [path]
+
+
+class TestCancel:
+    async def test_an_executing_run_stops_at_the_node_in_flight(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        probe.gates["first"] = asyncio.Event()  # never set: the node waits until canceled
+        run_id = (await _adhoc(client, operator, PROBE_SPEC, mode="async")).json()["id"]
+        assert await probe.started.get() == "first"
+
+        response = await client.post(f"/v1/runs/{run_id}/cancel", headers=operator)
+
+        assert response.status_code == 200, response.text
+        run = response.json()
+        assert (run["status"], run["ended_at"] is not None) == ("canceled", True)
+        assert probe.finished == []
+        assert probe.active == 0
+        assert await AuditEvent.filter(action="run.cancel", target_id=run_id).exists()
+
+    async def test_a_waiting_run_is_canceled_at_once(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+
+        response = await client.post(f"/v1/runs/{run_id}/cancel", headers=operator)
+
+        assert response.json()["status"] == "canceled"
+        resumed = await client.post(
+            f"/v1/runs/{run_id}/resume",
+            json={"answers": {"approve": {"ok": True}}},
+            headers=operator,
+        )
+        assert_problem(resumed, 409, "conflict")
+
+    async def test_an_ended_run_is_409(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
+        assert_problem(
+            await client.post(f"/v1/runs/{run_id}/cancel", headers=operator), 409, "conflict"
+        )
+
+
+class TestAccess:
+    @pytest.mark.parametrize("action", ["resume", "retry", "rerun", "replay", "cancel"])
+    async def test_viewers_are_403_and_other_tenants_404(
+        self,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        viewer: dict[str, str],
+        stranger: dict[str, str],
+        probe: ProbeTool,
+        action: str,
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+        body = {
+            "resume": {"answers": {"approve": {"ok": True}}},
+            "replay": {"checkpoint_id": "c"},
+        }.get(action, {})
+        url = f"/v1/runs/{run_id}/{action}"
+
+        assert_problem(await client.post(url, json=body, headers=viewer), 403, "forbidden")
+        assert_problem(await client.post(url, json=body, headers=stranger), 404, "not_found")
+        assert_problem(await client.post(url, json=body), 401, "unauthenticated")
+        assert (await WorkflowRun.get(id=run_id)).status == "waiting_human"
+
+    async def test_unknown_fields_are_422(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+        response = await client.post(
+            f"/v1/runs/{run_id}/retry", json={"mode": "sync", "force": True}, headers=operator
+        )
+        assert "body.force" in paths(assert_problem(response, 422, "validation_failed"))
