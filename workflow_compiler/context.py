@@ -11,7 +11,7 @@ import asyncio
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -34,6 +34,41 @@ class SecretResolver(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChildRunRequest:
+    """What a ``workflow`` node asks of ``ChildRuns``: one child run, identified by its key."""
+
+    parent_run_id: str
+    """The run the node belongs to; the child's ``parent_run_id``."""
+    node_id: str
+    """The ``workflow`` node, for messages."""
+    idempotency_key: str
+    """Stable for one attempt of one execution of the node (``Invocation.idempotency_key``):
+    the child's identity, so executing the node again finds the child it started."""
+    workflow_id: str
+    """The workflow to run, in the parent run's tenant."""
+    version: int | Literal["published"]
+    """``"published"`` or a version number."""
+    inputs: Mapping[str, Any]
+    """The rendered inputs, not yet validated against the child's spec."""
+
+
+class ChildRuns(Protocol):
+    """Starts and finds the child runs of ``workflow`` nodes; the Plait server provides it."""
+
+    async def run_child(self, request: ChildRunRequest) -> Any:
+        """Run the child until it stops and return its outputs; when the request's key already
+        has a child, take that one up instead of starting another.
+
+        Raises:
+            NodeError: the workflow or version does not exist (``config_error``), the inputs
+                fail the child's schema (``validation_error``), the child failed or waits for
+                a person (``child_run_failed``), or child runs nest too deep
+                (``limit_exceeded``).
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RuntimeServices:
     """Collaborators shared by every run of a process."""
 
@@ -46,6 +81,9 @@ class RuntimeServices:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     """Source of retry jitter; tests seed it."""
+    child_runs: ChildRuns | None = None
+    """Runs ``workflow`` nodes; None where there is no server (``plait run``), and such a
+    node then fails with a ``config_error``."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -43,6 +43,10 @@ class ErrorKind(StrEnum):
     """A tool raised an unexpected exception. Not retried: it is most likely a bug."""
     LIMIT_EXCEEDED = "limit_exceeded"
     """A bound was hit, e.g. an LLM's ``max_tool_steps``. Not retried."""
+    CHILD_RUN_FAILED = "child_run_failed"
+    """The child run of a ``workflow`` node failed, or waits for a person. Not retried: the
+    child's nodes had their own retries, and retrying this run takes the same child up
+    again."""
 
 
 RETRYABLE: frozenset[ErrorKind] = frozenset(

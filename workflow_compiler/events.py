@@ -35,13 +35,21 @@ class RunEvent:
     at: datetime
     """Wall-clock time of the event, from the runtime's clock."""
     node_id: str | None = None
+    scope: str = ""
+    """Where in the run the node executed: empty at the top level, else the path of body
+    passes joined with ``/``, e.g. ``each[3]`` (item 3 of for_each ``each``) or
+    ``each[3]/retry#2`` (pass 2 of loop ``retry`` in that item). A node inside a body runs
+    once per pass with the same id and attempts, so ``(scope, node_id, attempt)`` names one
+    attempt of one execution."""
     attempt: int | None = None
     """1-based attempt of the node this event is about."""
     duration_ms: float | None = None
     """For ``node_completed``/``node_failed``: time the attempt took."""
     data: Mapping[str, Any] = field(default_factory=dict)
     """Kind-specific detail: ``output``, ``error`` ({kind, message}), ``usage``, ``delay_s``,
-    ``interrupt`` (the prompt and schema shown to a person)."""
+    ``interrupts`` (the prompt and schema shown to a person), and ``input`` (what the attempt
+    sent on: rendered tool args, the model request, the prompt; on the events that end an
+    attempt, when the node reports one). Secret values are masked in all of it."""
 
 
 class EventSink(Protocol):

@@ -1,10 +1,14 @@
-"""Checks of single nodes that need no scope: unique ids and known tools."""
+"""Checks of single nodes that need no scope: unique ids, known tools, no secrets passed to
+child runs."""
 
 from __future__ import annotations
 
 from workflow_compiler.checks.report import IssueLog
+from workflow_compiler.checks.syntax import parse_source
+from workflow_compiler.expressions import ExpressionSyntaxError
 from workflow_compiler.registries.tools import ToolRegistry
-from workflow_compiler.spec import LlmNode, ToolNode, WorkflowSpec, walk
+from workflow_compiler.spec import LlmNode, ToolNode, WorkflowNode, WorkflowSpec, walk
+from workflow_compiler.spec.fields import expression_fields
 
 
 def node_paths(spec: WorkflowSpec, log: IssueLog) -> dict[str, str]:
@@ -33,6 +37,29 @@ def check_tools(spec: WorkflowSpec, tools: ToolRegistry, log: IssueLog) -> None:
             for i, name in enumerate(node.tools):
                 if name not in tools:
                     log.error(f"{path}.tools[{i}]", _unknown(name, tools))
+
+
+def check_child_inputs(spec: WorkflowSpec, log: IssueLog) -> None:
+    """A ``workflow`` node's ``inputs`` may not read ``secrets``.
+
+    Secret values are masked in what a node outputs, but a child run's inputs are stored with
+    the child run (and shown in its events) as given; the child reads the secrets it needs
+    itself. Fields that do not parse are left to the reference checks, which report them.
+    """
+    for path, node in walk(spec.nodes):
+        if not isinstance(node, WorkflowNode):
+            continue
+        for field in expression_fields(node):
+            try:
+                parsed = parse_source(field.source, condition=field.condition)
+            except ExpressionSyntaxError:
+                continue
+            if any(ref.root == "secrets" for ref in parsed.references):
+                log.error(
+                    path + field.path,
+                    "a workflow node cannot pass secrets to its child run, whose inputs are "
+                    "stored as given; let the child workflow read secrets.NAME itself",
+                )
 
 
 def _unknown(name: str, tools: ToolRegistry) -> str:

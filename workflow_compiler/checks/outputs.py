@@ -3,7 +3,8 @@
 Declared schemas are used as written (``llm.output_schema``, ``human.schema``, a tool's
 ``result_schema``); control nodes have fixed shapes (DESIGN §3); a ``set`` node's schema is
 inferred from its literal value, where a part that is exactly one ``{{ expr }}`` takes the
-schema of that expression and any other template is a string.
+schema of that expression and any other template is a string. A ``workflow`` node's output is
+unknown: which version it runs, and so its output, is decided when it executes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from workflow_compiler.spec import (
     SetNode,
     SwitchNode,
     ToolNode,
+    WorkflowNode,
 )
 
 ExpressionTyper = Callable[[str], SchemaAt | None]
@@ -103,6 +105,8 @@ def _own_schema(
             if item is None:
                 return SchemaAt.own({"type": "array"})
             return SchemaAt({"type": "array", "items": item.schema}, item.root)
+        case WorkflowNode():
+            return None
     return SchemaAt.own(_FIXED[type(node)])
 
 

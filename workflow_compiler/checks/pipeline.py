@@ -6,7 +6,7 @@ report holds only its issues. The other checks all run, so an author sees every 
 
 from __future__ import annotations
 
-from workflow_compiler.checks.nodes import check_tools, node_paths
+from workflow_compiler.checks.nodes import check_child_inputs, check_tools, node_paths
 from workflow_compiler.checks.references import check_references
 from workflow_compiler.checks.report import CheckReport, IssueLog
 from workflow_compiler.checks.schemas import check_embedded_schemas
@@ -35,6 +35,7 @@ def check_spec(raw: object, *, tools: ToolRegistry) -> CheckReport:
     log.extend(check_embedded_schemas(spec))
     paths = node_paths(spec, log)
     check_tools(spec, tools, log)
+    check_child_inputs(spec, log)
     check_references(spec, tools=tools, node_paths=paths, log=log)
     return CheckReport(spec, log.issues)
 

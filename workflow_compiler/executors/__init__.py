@@ -12,7 +12,8 @@ from workflow_compiler.executors.human import HumanExecutor
 from workflow_compiler.executors.llm import LlmExecutor
 from workflow_compiler.executors.set import SetExecutor
 from workflow_compiler.executors.tool import ToolExecutor
-from workflow_compiler.spec import HumanNode, LlmNode, Node, SetNode, ToolNode
+from workflow_compiler.executors.workflow import WorkflowExecutor
+from workflow_compiler.spec import HumanNode, LlmNode, Node, SetNode, ToolNode, WorkflowNode
 
 __all__ = ["build_executor"]
 
@@ -32,4 +33,6 @@ def build_executor(node: Node) -> Executor:
             return ToolExecutor(node)
         case HumanNode():
             return HumanExecutor(node)
+        case WorkflowNode():
+            return WorkflowExecutor(node)
     raise ValueError(f"'{node.type}' node '{node.id}' is lowered to graph structure")

@@ -11,6 +11,16 @@ from workflow_compiler.expressions import Scope
 from workflow_compiler.spec import Node
 
 
+@dataclass(slots=True)
+class AttemptTrace:
+    """What an attempt reports besides its result, filled in while it runs, so that it is
+    known even when the attempt fails or waits for a person."""
+
+    input: Any = None
+    """What the node sent on: rendered tool args, the model request, the prompt shown. The
+    runner masks the secret values in it before it goes into events (and the step record)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
     """One attempt of one node."""
@@ -27,6 +37,8 @@ class Invocation:
     """LangGraph's task id of this execution of the node: it tells apart the executions of a
     node inside a for_each body (one per item) or a loop body (one per pass), and is the same
     when a pending task is resumed. None outside a graph."""
+    trace: AttemptTrace = field(default_factory=AttemptTrace)
+    """Where the executor reports its input, as soon as it has rendered it."""
 
     @property
     def idempotency_key(self) -> str:

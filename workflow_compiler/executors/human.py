@@ -36,6 +36,7 @@ class HumanExecutor:
             "prompt": self._render_prompt(call),
             "schema": self._schema,
         }
+        call.trace.input = {"prompt": request["prompt"]}
         while True:
             answer = interrupt(request)
             try:

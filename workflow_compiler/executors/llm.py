@@ -67,12 +67,13 @@ class LlmExecutor:
         handle = services.models.get(node.provider)
         belt = ToolBelt.resolve(node.id, node.tools, services.tools)
         request = self._request(self._model(handle), call)
-        if belt.specs:
-            request["tools"] = belt.specs
         messages = [
             {"role": role, "content": _as_text(content(call.scope))}
             for role, content in self._messages
         ]
+        call.trace.input = _reported_input(request, messages, list(belt.tools))
+        if belt.specs:
+            request["tools"] = belt.specs
         usage = dict.fromkeys(USAGE_KEYS, 0)
         for step in range(1, node.max_tool_steps + 1):
             completion = await _complete(handle, messages, request)
@@ -149,6 +150,18 @@ def _compile_messages(node: LlmNode) -> list[tuple[str, Renderer]]:
         messages.append(("user", compile_value(node.prompt)))
     messages.extend((m.role, compile_value(m.content)) for m in node.messages or [])
     return messages
+
+
+def _reported_input(
+    request: Mapping[str, Any], messages: list[dict[str, Any]], tools: list[str]
+) -> dict[str, Any]:
+    """What the first model call sends, as the step's input: the request without its client
+    timeout, the messages (a copy: tool turns are appended later), and the tools by name."""
+    reported = {key: value for key, value in request.items() if key != "timeout"}
+    reported["messages"] = list(messages)
+    if tools:
+        reported["tools"] = tools
+    return reported
 
 
 def _as_text(value: Any) -> str:

@@ -12,7 +12,7 @@ from workflow_compiler.context import RunContext
 from workflow_compiler.error_mapping import mask, mask_error, mask_value
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.events import EventKind, RunEvent
-from workflow_compiler.executors.base import Executor, Invocation, NodeResult
+from workflow_compiler.executors.base import AttemptTrace, Executor, Invocation, NodeResult
 from workflow_compiler.expressions import Scope
 from workflow_compiler.retry import backoff_delay, should_retry
 from workflow_compiler.spec import Node
@@ -33,11 +33,17 @@ class CompiledStep:
 
 
 async def run_step(
-    step: CompiledStep, run: RunContext, scope: Scope, *, execution_id: str | None = None
+    step: CompiledStep,
+    run: RunContext,
+    scope: Scope,
+    *,
+    execution_id: str | None = None,
+    within: str = "",
 ) -> Any:
     """Execute a node until it succeeds or its retry policy gives up.
 
-    ``execution_id`` (LangGraph's task id) goes into each attempt's idempotency key.
+    ``execution_id`` (LangGraph's task id) goes into each attempt's idempotency key;
+    ``within`` is the body pass the node executes in, the ``scope`` of its events.
 
     Returns:
         The node's output; under ``on_error: continue`` a final failure becomes
@@ -50,14 +56,16 @@ async def run_step(
     node = step.node
     services = run.services
     clock = services.clock
+    emit = _Emitter(run, node.id, within)
     attempt = 1
     while True:
-        await _emit(run, "node_started", node.id, attempt)
+        await emit("node_started", attempt)
         started = clock.monotonic()
+        trace = AttemptTrace()
         try:
-            result = await _attempt(step, run, scope, attempt, execution_id)
+            result = await _attempt(step, run, scope, attempt, execution_id, trace)
         except GraphBubbleUp as interrupt:
-            await _emit(run, "interrupted", node.id, attempt, data=_interrupt_data(interrupt))
+            await emit("interrupted", attempt, data=_interrupt_data(interrupt) | _input(trace))
             raise
         except NodeError as exc:
             error = exc
@@ -66,36 +74,30 @@ async def run_step(
         except Exception as exc:
             error = NodeError(ErrorKind.TOOL_ERROR, f"{type(exc).__name__}: {exc}")
         else:
-            await _emit(
-                run,
+            await emit(
                 "node_completed",
-                node.id,
                 attempt,
                 duration_ms=(clock.monotonic() - started) * 1000,
-                data={"output": result.output, "usage": dict(result.usage)},
+                data={"output": result.output, "usage": dict(result.usage)} | _input(trace),
             )
             return result.output
         elapsed_ms = (clock.monotonic() - started) * 1000
         if should_retry(node.retry, error, attempt):
             delay = backoff_delay(node.retry, attempt, services.rng)
-            await _emit(
-                run,
+            await emit(
                 "node_retrying",
-                node.id,
                 attempt,
                 duration_ms=elapsed_ms,
-                data={"error": error.to_dict(), "delay_s": delay},
+                data={"error": error.to_dict(), "delay_s": delay} | _input(trace),
             )
             await clock.sleep(delay)
             attempt += 1
             continue
-        await _emit(
-            run,
+        await emit(
             "node_failed",
-            node.id,
             attempt,
             duration_ms=elapsed_ms,
-            data={"error": error.to_dict()},
+            data={"error": error.to_dict()} | _input(trace),
         )
         if node.on_error == "continue":
             return {"error": error.to_dict()}
@@ -103,10 +105,16 @@ async def run_step(
 
 
 async def _attempt(
-    step: CompiledStep, run: RunContext, scope: Scope, attempt: int, execution_id: str | None
+    step: CompiledStep,
+    run: RunContext,
+    scope: Scope,
+    attempt: int,
+    execution_id: str | None,
+    trace: AttemptTrace,
 ) -> NodeResult:
     """One attempt, with the secrets the node reads resolved into its scope and masked in
-    whatever leaves it (output, error message), so no secret is stored or sent on."""
+    whatever leaves it (output, error message, the input it reported in ``trace``), so no
+    secret is stored or sent on."""
     secrets: list[str] = []
     if step.secrets:
         resolved = await run.services.secrets.resolve(step.secrets)
@@ -119,6 +127,7 @@ async def _attempt(
         scope=scope,
         timeout_s=step.node.timeout_s,
         execution_id=execution_id,
+        trace=trace,
     )
     try:
         result = await _bounded(step, call, run)
@@ -133,6 +142,9 @@ async def _attempt(
             raise NodeError(ErrorKind.TOOL_ERROR, f"{type(exc).__name__}: {exc}") from exc
         message = mask(f"{type(exc).__name__}: {exc}", secrets)
         raise NodeError(ErrorKind.TOOL_ERROR, message) from None
+    finally:
+        if secrets:
+            trace.input = mask_value(trace.input, secrets)
     if not secrets:
         return result
     return NodeResult(output=mask_value(result.output, secrets), usage=result.usage)
@@ -156,23 +168,37 @@ def _interrupt_data(interrupt: GraphBubbleUp) -> dict[str, Any]:
     return {"interrupts": [{"id": i.id, "value": i.value} for i in interrupts]}
 
 
-async def _emit(
-    run: RunContext,
-    kind: EventKind,
-    node_id: str,
-    attempt: int,
-    *,
-    duration_ms: float | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    await run.services.events.emit(
-        RunEvent(
-            kind=kind,
-            run_id=run.run_id,
-            at=run.services.clock.now(),
-            node_id=node_id,
-            attempt=attempt,
-            duration_ms=duration_ms,
-            data=data or {},
+def _input(trace: AttemptTrace) -> dict[str, Any]:
+    """The ``input`` entry of an event ending the attempt, if the executor reported one."""
+    return {} if trace.input is None else {"input": trace.input}
+
+
+@dataclass(frozen=True, slots=True)
+class _Emitter:
+    """Emits the events of one node execution: the run, node and scope are fixed."""
+
+    run: RunContext
+    node_id: str
+    scope: str
+
+    async def __call__(
+        self,
+        kind: EventKind,
+        attempt: int,
+        *,
+        duration_ms: float | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        services = self.run.services
+        await services.events.emit(
+            RunEvent(
+                kind=kind,
+                run_id=self.run.run_id,
+                at=services.clock.now(),
+                node_id=self.node_id,
+                scope=self.scope,
+                attempt=attempt,
+                duration_ms=duration_ms,
+                data=data or {},
+            )
         )
-    )

@@ -33,6 +33,7 @@ class ToolExecutor:
         try:
             tool = self._tool(call.run.services.tools)
             args = self._args(call.scope)
+            call.trace.input = args
             check_value(
                 compile_schema(tool.args_schema),
                 args,

@@ -124,6 +124,7 @@ def lower(
     name: str,
     outer_ids: Iterable[str] = (),
     variables: Iterable[str] = (),
+    nested: bool = False,
 ) -> LoweredGraph:
     """Lower a node list into a compiled graph.
 
@@ -132,8 +133,9 @@ def lower(
         name: Name of the state schema (and of the graph).
         outer_ids: Nodes outside ``nodes`` whose outputs the state carries (a body's reads).
         variables: Loop variables the state carries.
+        nested: ``nodes`` is a for_each body, run once per item.
     """
-    return _GraphBuilder(nodes, name, outer_ids, variables).build()
+    return _GraphBuilder(nodes, name, outer_ids, variables, nested=nested).build()
 
 
 class _GraphBuilder:
@@ -149,6 +151,8 @@ class _GraphBuilder:
         name: str,
         outer_ids: Iterable[str],
         variables: Iterable[str],
+        *,
+        nested: bool,
     ) -> None:
         self._spec_nodes = nodes
         self._name = name
@@ -158,6 +162,7 @@ class _GraphBuilder:
             node_ids=[*outer_ids, *(node.id for node in local)],
             variables=variables,
             for_each_ids=[node.id for node in local if isinstance(node, ForEachNode)],
+            nested=nested,
         )
         self._scope = self._state.scope
         self._nodes: dict[str, _Node] = {}
@@ -254,10 +259,14 @@ class _GraphBuilder:
         step = CompiledStep.build(node, LoopExecutor(node))
         targets: Targets = {}
         repeat = f"{node.id}.repeat"
-        for name, entry in ((node.id, True), (repeat, False)):
-            action = LoopCheckNode(step, self._scope, targets, entry=entry)
-            self._add(name, action, self._reads(node, name, output_key(node.id)), targets)
+        outer = self._scope
+        entry = LoopCheckNode(step, outer, targets, entry=True)
+        self._add(node.id, entry, self._reads(node, node.id, output_key(node.id)), targets)
+        self._scope = outer.in_loop(node.id)  # the repeat check and the body run in a pass
+        check = LoopCheckNode(step, self._scope, targets, entry=False)
+        self._add(repeat, check, self._reads(node, repeat, output_key(node.id)), targets)
         body_exits, body_steps = self._list(node.body, [_Route(targets, BODY)])
+        self._scope = outer
         self._connect(body_exits, repeat)
         return node.id, [_Route(targets, DONE)], 1 + node.max_iterations * (body_steps + 1)
 
@@ -271,6 +280,7 @@ class _GraphBuilder:
             name=f"{self._name}.{node.id}",
             outer_ids=carried_ids,
             variables=(*carried_vars, *own),
+            nested=True,
         )
         self._body_steps = max(self._body_steps, body.steps)
         carry = (
@@ -311,8 +321,10 @@ class _GraphBuilder:
 
     def _reads(self, node: Node, name: str | None = None, *extra: str) -> type | None:
         """Input schema of the LangGraph node ``name`` (default: the spec id) running
-        ``node``: the channels of its own expressions, plus ``extra``."""
-        return self._state.input_schema(name or node.id, Needs.of_node(node), *extra)
+        ``node``: the channels of its own expressions and of its scope, plus ``extra``."""
+        return self._state.input_schema(
+            name or node.id, Needs.of_node(node), *extra, *self._scope.channels
+        )
 
     def _add(
         self,

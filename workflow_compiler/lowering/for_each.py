@@ -4,13 +4,14 @@
       └──────── (no items) ──────────────▲
 
 The dispatcher evaluates ``items``, resets the ``res:<id>`` reducer (so a for_each inside a
-loop starts fresh) and sends one payload per item: the loop variables plus the channels the
-body's expressions read. Each runner invokes the separately compiled body graph with the
-runner's own config, so the body runs as a LangGraph subgraph: each body node is a
-checkpointed node in the runner's namespace and an ``interrupt()`` inside a body pauses the
-run like any other. Runners wait on a semaphore per for_each instance, which bounds how many
-bodies run at once, and append ``(index, result)``; the collector writes the results in item
-order as the for_each's output.
+loop starts fresh) and sends one payload per item: the loop variables, the channels the
+body's expressions read, and the item's scope (``<id>[i]`` under the dispatcher's own). Each
+runner invokes the separately compiled body graph with the runner's own config, so the body
+runs as a LangGraph subgraph: each body node is a checkpointed node in the runner's
+namespace and an ``interrupt()`` inside a body pauses the run like any other. Runners wait
+on a semaphore per for_each instance, which bounds how many bodies run at once, and append
+``(index, result)``; the collector writes the results in item order as the for_each's
+output.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from langgraph.types import Command, Overwrite, Send
 
 from workflow_compiler.context import RunContext
 from workflow_compiler.executors.runner import CompiledStep, run_step
-from workflow_compiler.lowering.state import ScopeBuilder, output_key, results_key
+from workflow_compiler.lowering.state import (
+    SCOPE,
+    ScopeBuilder,
+    nested_scope,
+    output_key,
+    results_key,
+)
 from workflow_compiler.lowering.steps import SKIP, State, Targets, task_id
 
 _NS_SEP = "|"
@@ -53,6 +60,7 @@ class DispatchNode:
     __slots__ = (
         "_carry",
         "_collector",
+        "_id",
         "_index",
         "_item",
         "_key",
@@ -75,6 +83,7 @@ class DispatchNode:
         collector: str,
     ) -> None:
         self._step = step
+        self._id = step.node.id
         self._scope = scope
         self._carry = carry
         self._item = item_key
@@ -88,12 +97,21 @@ class DispatchNode:
     async def __call__(self, state: State, runtime: Runtime[RunContext]) -> Command[str]:
         run = runtime.context
         scope = self._scope(state, run)
-        items = await run_step(self._step, run, scope, execution_id=task_id(runtime))
+        within = self._scope.where(state)
+        items = await run_step(self._step, run, scope, execution_id=task_id(runtime), within=within)
         if not isinstance(items, list):  # the failure became the output (on_error: continue)
             return Command(update={self._key: items}, goto=self.targets[SKIP])
         carried = {key: state[key] for key in self._carry if key in state}
         sends = [
-            Send(self._runner, {**carried, self._item: item, self._index: index})
+            Send(
+                self._runner,
+                {
+                    **carried,
+                    self._item: item,
+                    self._index: index,
+                    SCOPE: nested_scope(within, self._id, index),
+                },
+            )
             for index, item in enumerate(items)
         ]
         return Command(update={self._results: Overwrite([])}, goto=sends or self._collector)

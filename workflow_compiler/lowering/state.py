@@ -5,6 +5,7 @@ collides with a LangGraph node named after a spec id::
 
     wf:inputs        the validated run inputs (written once, by the graph input)
     wf:run           the ``run`` mapping, kept so that resume and continue see it again
+    wf:scope         in a body graph: the body pass it runs (``each[3]``), set by the Send
     out:<id>         the output of spec node <id>; nothing else ever writes it
     var:<name>       a for_each loop variable, in a body graph
     res:<id>         (index, result) pairs of for_each <id>'s items, reduced by concatenation
@@ -27,6 +28,7 @@ from workflow_compiler.spec.fields import expression_fields
 
 INPUTS = "wf:inputs"
 RUN = "wf:run"
+SCOPE = "wf:scope"
 OUTPUT_PREFIX = "out:"
 
 
@@ -70,18 +72,30 @@ class NodesView(dict[str, Any]):
 
 
 class ScopeBuilder:
-    """Builds a node's expression scope from the state of the graph it runs in.
+    """Builds a node's expression scope from the state of the graph it runs in, and names
+    the body pass the node executes in (its events' ``scope``).
 
     Args:
         node_ids: Nodes whose output channels this graph's state holds.
         variables: Loop variables this graph's state holds.
+        nested: The graph is a for_each body, whose ``SCOPE`` channel names its item.
+        loops: The loops of this graph whose body the node is in, outermost first.
     """
 
-    __slots__ = ("_outputs", "_variables")
+    __slots__ = ("_loops", "_nested", "_outputs", "_variables")
 
-    def __init__(self, node_ids: Iterable[str], variables: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        node_ids: Iterable[str],
+        variables: Iterable[str] = (),
+        *,
+        nested: bool = False,
+        loops: Iterable[str] = (),
+    ) -> None:
         self._outputs = {node_id: output_key(node_id) for node_id in node_ids}
         self._variables = tuple((name, variable_key(name)) for name in variables)
+        self._nested = nested
+        self._loops = tuple((loop_id, output_key(loop_id)) for loop_id in loops)
 
     def __call__(self, state: Mapping[str, Any], run: RunContext) -> dict[str, Any]:
         scope = {
@@ -92,6 +106,39 @@ class ScopeBuilder:
         for name, key in self._variables:
             scope[name] = state.get(key)
         return scope
+
+    def in_loop(self, loop_id: str) -> ScopeBuilder:
+        """The builder of the nodes in the body of loop ``loop_id`` (in this graph)."""
+        return ScopeBuilder(
+            self._outputs,
+            (name for name, _ in self._variables),
+            nested=self._nested,
+            loops=(*(outer for outer, _ in self._loops), loop_id),
+        )
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels ``where`` reads, which a node's input schema must include."""
+        return (*((SCOPE,) if self._nested else ()), *(key for _, key in self._loops))
+
+    def where(self, state: Mapping[str, Any]) -> str:
+        """The body pass a node executes in: ``""`` at the top level, else its path, e.g.
+        ``each[3]/retry#2`` (pass 2 of loop ``retry`` in item 3 of for_each ``each``).
+
+        A loop's output is ``{"iterations": n}`` while its pass n runs, so the pass number is
+        read from the state rather than counted, and is right again on resume.
+        """
+        if not self._loops:
+            return (state.get(SCOPE) or "") if self._nested else ""
+        parts = [state.get(SCOPE) or ""] if self._nested else []
+        parts.extend(f"{loop_id}#{state[key]['iterations']}" for loop_id, key in self._loops)
+        return "/".join(part for part in parts if part)
+
+
+def nested_scope(outer: str, for_each_id: str, index: int) -> str:
+    """The ``SCOPE`` of item ``index`` of for_each ``for_each_id`` run in pass ``outer``."""
+    item = f"{for_each_id}[{index}]"
+    return f"{outer}/{item}" if outer else item
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +223,7 @@ class GraphState:
         node_ids: Nodes whose outputs the state holds: its own, and those carried in.
         variables: Loop variables the state holds.
         for_each_ids: for_each nodes of this graph, each with a results channel.
+        nested: The graph is a for_each body (it has a ``SCOPE`` channel).
     """
 
     def __init__(
@@ -185,12 +233,15 @@ class GraphState:
         node_ids: Iterable[str],
         variables: Iterable[str] = (),
         for_each_ids: Iterable[str] = (),
+        nested: bool = False,
     ) -> None:
         self.name = name
         self.node_ids = tuple(dict.fromkeys(node_ids))
         self.variables = tuple(dict.fromkeys(variables))
-        self.scope = ScopeBuilder(self.node_ids, self.variables)
+        self.scope = ScopeBuilder(self.node_ids, self.variables, nested=nested)
         fields: dict[str, Any] = {INPUTS: dict[str, Any], RUN: dict[str, Any]}
+        if nested:
+            fields[SCOPE] = str
         fields.update((output_key(node_id), Any) for node_id in self.node_ids)
         fields.update((variable_key(var), Any) for var in self.variables)
         fields.update(

@@ -19,6 +19,7 @@ from langgraph.types import Command
 
 from workflow_compiler.context import RunContext
 from workflow_compiler.executors.runner import CompiledStep, run_step
+from workflow_compiler.expressions import Scope
 from workflow_compiler.lowering.state import ScopeBuilder, output_key
 
 SKIP: Final = "skip"
@@ -46,9 +47,7 @@ class StepNode:
         self._key = output_key(step.node.id)
 
     async def __call__(self, state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        run = runtime.context
-        scope = self._scope(state, run)
-        return {self._key: await run_step(self._step, run, scope, execution_id=task_id(runtime))}
+        return {self._key: await execute(self._step, self._scope, state, runtime)}
 
 
 class RouteNode:
@@ -67,10 +66,27 @@ class RouteNode:
         self.targets: Targets = {}
 
     async def __call__(self, state: State, runtime: Runtime[RunContext]) -> Command[str]:
-        run = runtime.context
-        scope = self._scope(state, run)
-        output = await run_step(self._step, run, scope, execution_id=task_id(runtime))
+        output = await execute(self._step, self._scope, state, runtime)
         return Command(update={self._key: output}, goto=self.targets[self._route(output)])
+
+
+async def execute(
+    step: CompiledStep,
+    builder: ScopeBuilder,
+    state: State,
+    runtime: Runtime[RunContext],
+    scope: Scope | None = None,
+) -> Any:
+    """Run ``step`` as this LangGraph task: in the scope ``builder`` makes of ``state`` (or
+    ``scope``, one the caller adjusted), with the task's id and the body pass it runs in."""
+    run = runtime.context
+    return await run_step(
+        step,
+        run,
+        builder(state, run) if scope is None else scope,
+        execution_id=task_id(runtime),
+        within=builder.where(state),
+    )
 
 
 def task_id(runtime: Runtime[RunContext]) -> str | None:
@@ -96,7 +112,8 @@ class LoopCheckNode:
     the spec id, reached from before the loop; counts from zero) and the repeat check
     (``<id>.repeat``, reached from the end of the body; counts on from the loop's output).
     Two nodes because a node cannot tell which edge triggered it, and the count must restart
-    when a loop is entered again (inside an outer loop).
+    when a loop is entered again (inside an outer loop). The repeat check runs after pass n,
+    in that pass (its events' scope is ``<id>#n``); the entry check runs outside the loop.
 
     While the condition is evaluated, ``nodes.<loop>.output`` is ``{"iterations": passes}``,
     the passes run so far (0 before the first).
@@ -119,7 +136,7 @@ class LoopCheckNode:
         passes: int = 0 if self._entry else state[self._key]["iterations"]
         scope = self._scope(state, run)
         scope["nodes"][self._id] = {"output": {"iterations": passes}}
-        output = await run_step(self._step, run, scope, execution_id=task_id(runtime))
+        output = await execute(self._step, self._scope, state, runtime, scope)
         route = BODY if output.get("iterations", passes) > passes else DONE
         return Command(update={self._key: output}, goto=self.targets[route])
 

@@ -4,6 +4,7 @@ from workflow_compiler.spec.nodes import (
     CONTROL_TYPES,
     NODE_ID_PATTERN,
     RESERVED_NAMES,
+    WORKFLOW_ID_PATTERN,
     ChatMessage,
     ForEachNode,
     HumanNode,
@@ -17,6 +18,7 @@ from workflow_compiler.spec.nodes import (
     SwitchCase,
     SwitchNode,
     ToolNode,
+    WorkflowNode,
 )
 from workflow_compiler.spec.policies import OnError, RetryPolicy
 from workflow_compiler.spec.workflow import WorkflowSpec, child_lists, walk
@@ -25,6 +27,7 @@ __all__ = [
     "CONTROL_TYPES",
     "NODE_ID_PATTERN",
     "RESERVED_NAMES",
+    "WORKFLOW_ID_PATTERN",
     "ChatMessage",
     "ForEachNode",
     "HumanNode",
@@ -40,6 +43,7 @@ __all__ = [
     "SwitchCase",
     "SwitchNode",
     "ToolNode",
+    "WorkflowNode",
     "WorkflowSpec",
     "child_lists",
     "walk",

@@ -16,6 +16,7 @@ from workflow_compiler.spec.nodes import (
     SetNode,
     SwitchNode,
     ToolNode,
+    WorkflowNode,
 )
 
 
@@ -55,6 +56,8 @@ def expression_fields(node: Node) -> Iterator[ExpressionField]:
             yield from _templates(".items", node.items)
         case HumanNode():
             yield from _templates(".prompt", node.prompt)
+        case WorkflowNode():
+            yield from _templates(".inputs", node.inputs)
 
 
 def _templates(path: str, value: object) -> Iterator[ExpressionField]:

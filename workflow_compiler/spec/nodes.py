@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from workflow_compiler.spec.policies import OnError, RetryPolicy
 
@@ -12,6 +20,8 @@ NODE_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 VARIABLE_PATTERN = r"^[a-z_][a-z0-9_]*$"
 RESERVED_NAMES = frozenset({"inputs", "nodes", "run", "secrets"})
 """Names every expression sees; loop variables may not shadow them."""
+WORKFLOW_ID_PATTERN = r"^wf_[0-9A-HJKMNP-TV-Z]{26}$"
+"""A workflow's public id (``shared.ids``): ``wf_`` and 26 Crockford base32 characters."""
 
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN, max_length=64)]
 Template = Annotated[str, Field(max_length=100_000)]
@@ -161,6 +171,40 @@ class HumanNode(NodeBase):
     schema_: dict[str, Any] = Field(default_factory=lambda: {"type": "string"}, alias="schema")
 
 
+class WorkflowNode(NodeBase):
+    """Runs a saved workflow as a child run of this one; its outputs are this node's output.
+
+    The child is a run of its own (its own row, checkpoints and events, ``parent_run_id``
+    naming this run), started once per execution of the node: executing the node again (after
+    a crash, or when this run is retried) takes the same child up again instead of starting
+    another. Only the Plait server can start child runs.
+    """
+
+    type: Literal["workflow"]
+    workflow_id: str = Field(pattern=WORKFLOW_ID_PATTERN)
+    """Id of a workflow of the same tenant (``wf_...``)."""
+    version: Literal["published"] | Annotated[int, Field(ge=1, strict=True)] = "published"
+    """The version to run: ``"published"`` (whichever is published when the node executes), or
+    a version number, pinned."""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    """The child run's inputs; its strings are templates, rendered in this node's scope, and
+    the result is validated against the child's input schema. Stored with the child run, so
+    it may not read ``secrets``."""
+
+    @field_validator("version", mode="wrap")
+    @classmethod
+    def _version(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
+    ) -> int | Literal["published"]:
+        """One message instead of one per member of the union."""
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(
+                'version must be "published" or a version number (1 or more)'
+            ) from None
+
+
 Node = Annotated[
     SetNode
     | LlmNode
@@ -170,7 +214,8 @@ Node = Annotated[
     | ParallelNode
     | ForEachNode
     | LoopNode
-    | HumanNode,
+    | HumanNode
+    | WorkflowNode,
     Field(discriminator="type"),
 ]
 """Any spec node, told apart by ``type``."""

@@ -76,3 +76,16 @@ class TestHumanExecutor:
         assert outcome.pending[0].prompt == "Token *** ok?"
         stored = repr(list(saver.storage.values())) + repr(list(saver.writes.values()))
         assert "tok-123" not in stored
+
+    async def test_the_prompt_is_the_steps_input(
+        self, services: RuntimeServices, events: CollectingSink
+    ) -> None:
+        node = {"id": "check", "type": "human", "prompt": "Token {{ secrets.HOOK_TOKEN }} ok?"}
+
+        await ask(services, InMemorySaver(), node, "yes")
+
+        interrupted, completed = (
+            e for e in events.events if e.kind in ("interrupted", "node_completed")
+        )
+        assert interrupted.data["input"] == {"prompt": "Token *** ok?"}
+        assert completed.data["input"] == {"prompt": "Token *** ok?"}

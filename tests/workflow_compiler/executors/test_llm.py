@@ -228,6 +228,31 @@ class TestTextAnswer:
         assert not chat_api.called
 
 
+class TestReportedInput:
+    async def test_the_first_request_is_the_input_with_tool_names_and_secrets_masked(
+        self, tool_run: RunContext, chat_api: respx.Route, events: CollectingSink
+    ) -> None:
+        chat_api.side_effect = [
+            completion(tool_calls=[tool_call("call_1", "add", {"a": 2, "b": 3})]),
+            completion("5"),
+        ]
+        node = llm_node(
+            system="Key {{ secrets.HOOK_TOKEN }}", prompt="{{ inputs.text }}", tools=["add"]
+        )
+
+        await run_step(CompiledStep.build(node, LlmExecutor(node)), tool_run, SCOPE)
+
+        assert events.events[-1].data["input"] == {
+            "model": "gpt-test",
+            "messages": [
+                {"role": "system", "content": "Key ***"},
+                {"role": "user", "content": "Invoice total: 1200 EUR"},
+            ],
+            "tools": ["add"],
+        }
+        assert "tok-123" not in repr(events.events)
+
+
 class TestJsonOutput:
     SCHEMA: ClassVar[dict[str, Any]] = {
         "type": "object",

@@ -195,6 +195,64 @@ class TestTimeout:
         assert await execute(set_node(timeout_s=5), Sleeper(4.5), run) == "done"
 
 
+class Reporting:
+    """Reports ``value`` as its input, then plays ``outcome`` like ``Scripted``."""
+
+    def __init__(self, value: Any, outcome: Any) -> None:
+        self._value = value
+        self._outcome = outcome
+
+    async def __call__(self, call: Invocation) -> NodeResult:
+        call.trace.input = self._value
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return NodeResult(output=self._outcome)
+
+
+class TestReportedInput:
+    async def test_the_input_goes_with_the_completion(
+        self, run: RunContext, events: CollectingSink
+    ) -> None:
+        await execute(set_node(), Reporting({"q": 1}, "ok"), run)
+
+        assert events.events[-1].data == {"output": "ok", "usage": {}, "input": {"q": 1}}
+
+    async def test_the_input_goes_with_a_failure_with_secret_values_masked(
+        self, run: RunContext, events: CollectingSink
+    ) -> None:
+        node = set_node(value="{{ secrets.HOOK_TOKEN }}")
+        executor = Reporting({"auth": "Bearer tok-123"}, timeout())
+
+        with pytest.raises(NodeError):
+            await run_step(CompiledStep.build(node, executor), run, SCOPE)
+
+        assert events.events[-1].data == {
+            "error": {"kind": "timeout", "message": "slow"},
+            "input": {"auth": "Bearer ***"},
+        }
+
+    async def test_the_input_goes_with_an_interrupt(
+        self, run: RunContext, events: CollectingSink
+    ) -> None:
+        interrupt = GraphInterrupt([Interrupt(value="Pay?", id="i-1")])
+
+        with pytest.raises(GraphInterrupt):
+            await execute(set_node(), Reporting({"prompt": "Pay?"}, interrupt), run)
+
+        assert events.events[-1].data["input"] == {"prompt": "Pay?"}
+
+
+class TestScope:
+    async def test_every_event_of_the_node_carries_the_scope_it_runs_within(
+        self, run: RunContext, events: CollectingSink
+    ) -> None:
+        node = set_node(retry={"max_attempts": 2, **NO_JITTER})
+
+        await run_step(CompiledStep.build(node, Scripted(timeout(), 1)), run, SCOPE, within="a[1]")
+
+        assert [e.scope for e in events.events] == ["a[1]"] * 4
+
+
 class TestOnErrorContinue:
     async def test_the_error_becomes_the_output_and_node_failed_is_emitted(
         self, run: RunContext, events: CollectingSink

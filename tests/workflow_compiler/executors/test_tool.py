@@ -21,6 +21,12 @@ from workflow_compiler.spec import ToolNode
 
 HOOK = "https://hooks.example.com/x"
 SCOPE = {"inputs": {"total": 1200}, "nodes": {}}
+HOOK_ARGS = {
+    "method": "POST",
+    "url": HOOK,
+    "headers": {"Authorization": "Bearer {{ secrets.HOOK_TOKEN }}"},
+    "json": {"total": "{{ inputs.total }}"},
+}
 
 
 def tool_node(**fields: Any) -> ToolNode:
@@ -57,14 +63,7 @@ class TestCall:
         self, run: RunContext, mock_http: respx.MockRouter
     ) -> None:
         hook = mock_http.post(HOOK).mock(return_value=httpx.Response(202, json={"queued": True}))
-        node = tool_node(
-            args={
-                "method": "POST",
-                "url": HOOK,
-                "headers": {"Authorization": "Bearer {{ secrets.HOOK_TOKEN }}"},
-                "json": {"total": "{{ inputs.total }}"},
-            }
-        )
+        node = tool_node(args=HOOK_ARGS)
 
         output = await execute(node, run)
 
@@ -74,6 +73,35 @@ class TestCall:
         assert request.headers["authorization"] == "Bearer tok-123"
         assert request.headers["idempotency-key"] == "run_test:notify:1"
         assert json.loads(request.content) == {"total": 1200}
+
+    async def test_the_rendered_args_are_the_steps_input_with_secrets_masked(
+        self, run: RunContext, mock_http: respx.MockRouter, events: CollectingSink
+    ) -> None:
+        mock_http.post(HOOK).mock(return_value=httpx.Response(202, json={}))
+        node = tool_node(args=HOOK_ARGS)
+
+        await execute(node, run)
+
+        completed = events.events[-1]
+        assert completed.data["input"] == {
+            "method": "POST",
+            "url": HOOK,
+            "headers": {"Authorization": "Bearer ***"},
+            "json": {"total": 1200},
+        }
+        assert "tok-123" not in repr(events.events)
+
+    async def test_args_that_fail_the_schema_are_still_reported_as_input(
+        self, run: RunContext, events: CollectingSink
+    ) -> None:
+        node = tool_node(args={"method": "FETCH", "url": "{{ secrets.HOOK_TOKEN }}"})
+
+        with pytest.raises(NodeError):
+            await execute(node, run)
+
+        failed = events.events[-1]
+        assert failed.kind == "node_failed"
+        assert failed.data["input"] == {"method": "FETCH", "url": "***"}
 
     async def test_an_unknown_tool_is_a_config_error(self, run: RunContext) -> None:
         with pytest.raises(NodeError) as info:
