@@ -35,7 +35,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from api.services._paging import newest_first
+from api.services._paging import page_by_id
 from api.services.audit import record_audit
 from api.services.keys import Principal
 from shared.database.models import (
@@ -62,6 +62,8 @@ __all__ = [
     "create_workflow",
     "delete_workflow",
     "get_draft",
+    "get_tenant_version",
+    "get_tenant_workflow",
     "get_version",
     "get_workflow",
     "list_versions",
@@ -159,7 +161,7 @@ async def list_workflows(
     Raises:
         ValueError: ``limit`` is out of range (the caller validates requests before).
     """
-    workflows, next_cursor = await newest_first(
+    workflows, next_cursor = await page_by_id(
         Workflow.filter(tenant_id=principal.tenant_id),
         limit=limit,
         max_limit=MAX_WORKFLOW_PAGE,
@@ -174,7 +176,17 @@ async def get_workflow(principal: Principal, workflow_id: str) -> Workflow:
     Raises:
         WorkflowNotFoundError: no such workflow in the principal's tenant.
     """
-    workflow = await Workflow.get_or_none(id=workflow_id, tenant_id=principal.tenant_id)
+    return await get_tenant_workflow(principal.tenant_id, workflow_id)
+
+
+async def get_tenant_workflow(tenant_id: str, workflow_id: str) -> Workflow:
+    """The workflow ``workflow_id`` of ``tenant_id``, for code acting for a tenant rather than
+    a principal (a run's ``workflow`` nodes).
+
+    Raises:
+        WorkflowNotFoundError: no such workflow in the tenant.
+    """
+    workflow = await Workflow.get_or_none(id=workflow_id, tenant_id=tenant_id)
     if workflow is None:
         raise WorkflowNotFoundError(f"no workflow {workflow_id!r}")
     return workflow
@@ -364,11 +376,22 @@ async def get_version(principal: Principal, workflow_id: str, number: int) -> Wo
         WorkflowNotFoundError: no such workflow in the principal's tenant.
         VersionNotFoundError: the workflow has no version ``number``.
     """
+    return await get_tenant_version(principal.tenant_id, workflow_id, number)
+
+
+async def get_tenant_version(tenant_id: str, workflow_id: str, number: int) -> WorkflowVersion:
+    """Version ``number`` of the workflow of ``tenant_id``, for code acting for a tenant
+    rather than a principal (a run's ``workflow`` nodes).
+
+    Raises:
+        WorkflowNotFoundError: no such workflow in the tenant.
+        VersionNotFoundError: the workflow has no version ``number``.
+    """
     version = await WorkflowVersion.get_or_none(
-        workflow_id=workflow_id, tenant_id=principal.tenant_id, version_number=number
+        workflow_id=workflow_id, tenant_id=tenant_id, version_number=number
     )
     if version is None:
-        await get_workflow(principal, workflow_id)
+        await get_tenant_workflow(tenant_id, workflow_id)
         raise VersionNotFoundError(f"workflow {workflow_id!r} has no version {number}")
     return version
 

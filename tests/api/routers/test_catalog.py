@@ -65,7 +65,8 @@ class TestNodeTypes:
         assert response.status_code == 200
         items = {item["type"]: item for item in response.json()["items"]}
         assert set(items) == {
-            "set", "llm", "tool", "if", "switch", "parallel", "for_each", "loop", "human"
+            "set", "llm", "tool", "if", "switch", "parallel", "for_each", "loop", "human",
+            "workflow",
         }  # fmt: skip
         assert "else" in items["if"]["json_schema"]["properties"]
         assert "schema" in items["human"]["json_schema"]["properties"]
@@ -108,12 +109,21 @@ class TestTools:
 
 
 class TestModels:
-    async def test_a_configured_provider_without_its_key(
-        self, client: httpx.AsyncClient, viewer: dict[str, str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    """The providers are read from the environment when the app starts, so each test sets
+    the environment (``openai_env``, requested first) before ``client`` starts the app."""
+
+    @pytest.fixture
+    def openai_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-leak-1234")
         monkeypatch.setenv("OPENAI_MODEL", "gpt-4o-mini")
 
+    @pytest.fixture
+    def no_openai_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+    async def test_a_configured_provider_without_its_key(
+        self, openai_env: None, client: httpx.AsyncClient, viewer: dict[str, str]
+    ) -> None:
         response = await client.get("/v1/catalog/models", headers=viewer)
 
         assert response.status_code == 200
@@ -123,10 +133,8 @@ class TestModels:
         assert "sk-do-not-leak" not in response.text
 
     async def test_a_provider_without_a_key_is_not_configured(
-        self, client: httpx.AsyncClient, viewer: dict[str, str], monkeypatch: pytest.MonkeyPatch
+        self, no_openai_env: None, client: httpx.AsyncClient, viewer: dict[str, str]
     ) -> None:
-        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
         response = await client.get("/v1/catalog/models", headers=viewer)
 
         assert response.json() == {

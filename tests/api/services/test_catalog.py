@@ -19,7 +19,9 @@ from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.registries.models import ProviderHandle, StaticModelProviders
 from workflow_compiler.registries.tools import ToolContext, ToolRegistry
 
-SPEC_NODE_TYPES = ["set", "llm", "tool", "if", "switch", "parallel", "for_each", "loop", "human"]
+SPEC_NODE_TYPES = [
+    "set", "llm", "tool", "if", "switch", "parallel", "for_each", "loop", "human", "workflow"
+]  # fmt: skip
 
 
 class _EchoTool:
@@ -68,6 +70,7 @@ class TestListNodeTypes:
         assert "else" in schemas["if"]["properties"]
         assert {"as", "index_as", "body"} <= set(schemas["for_each"]["properties"])
         assert "schema" in schemas["human"]["properties"]
+        assert {"workflow_id", "version", "inputs"} <= set(schemas["workflow"]["properties"])
         assert not any(
             "else_" in s["properties"] or "as_" in s["properties"] for s in schemas.values()
         )

@@ -47,19 +47,6 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 """The FakeClock's time."""
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Each test compiles its own graphs, so a resumed run never reuses the first one's."""
-    clear_cache()
-
-
-@pytest.fixture
-def probe(services: RuntimeServices) -> ProbeTool:
-    tool = ProbeTool()
-    services.tools.register(tool)
-    return tool
-
-
 async def _recorded(raw: dict[str, Any], services: RuntimeServices) -> RecordedRun:
     """A freshly written run of ``raw``, ready to start."""
     spec = parse_spec(raw, tools=services.tools)

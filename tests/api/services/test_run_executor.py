@@ -25,13 +25,6 @@ SPEC: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def probe(services: RuntimeServices) -> ProbeTool:
-    tool = ProbeTool()
-    services.tools.register(tool)
-    return tool
-
-
 async def _run(services: RuntimeServices) -> tuple[WorkflowRun, Any]:
     spec = parse_spec(SPEC, tools=services.tools)
     run = await create_run(await local_tenant(), spec, {}, at=AT)

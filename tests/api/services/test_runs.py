@@ -25,7 +25,6 @@ from shared.database.models import Role, RunStatus, Tenant, WorkflowRun
 from shared.errors import PermissionDeniedError
 from tests.workflow_compiler.lowering.conftest import ProbeTool
 from workflow_compiler.context import RuntimeServices
-from workflow_compiler.lowering import clear_cache
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -38,18 +37,6 @@ SPEC: dict[str, Any] = {
 
 def principal(tenant: Tenant, role: Role = Role.ADMIN) -> Principal:
     return Principal(tenant_id=tenant.id, role=role, key_id=f"key_{role}")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    clear_cache()
-
-
-@pytest.fixture
-def probe(services: RuntimeServices) -> ProbeTool:
-    tool = ProbeTool()
-    services.tools.register(tool)
-    return tool
 
 
 @pytest.fixture
