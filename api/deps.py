@@ -20,14 +20,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import State
 
 from api.services import Principal, UnauthenticatedError, authenticate
+from api.services.run_events import RunEventHub
 from shared.database.models import Role
 from workflow_compiler.registries.builtin import default_tool_registry
 from workflow_compiler.registries.models import ModelProviders, StaticModelProviders
 from workflow_compiler.registries.tools import ToolRegistry
 
 __all__ = [
+    "Admin",
     "CurrentPrincipal",
+    "Operator",
     "ProvidersDep",
+    "RunEventHubDep",
+    "SseHeartbeatDep",
     "ToolsDep",
     "app_model_providers",
     "app_tools",
@@ -71,6 +76,13 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return principal_with_role
 
 
+Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+"""The caller, who must be an operator or an admin (writes, starting and acting on runs)."""
+
+Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+"""The caller, who must be an admin."""
+
+
 def app_tools(state: State) -> ToolRegistry:
     """The app's tool registry, built on first use and kept on ``app.state.tools``.
 
@@ -109,3 +121,23 @@ def _model_providers(request: Request) -> ModelProviders:
 
 ProvidersDep = Annotated[ModelProviders, Depends(_model_providers)]
 """The model providers ``llm`` nodes resolve their ``provider`` with."""
+
+
+def _run_events(request: Request) -> RunEventHub:
+    """The app's hub (``app.state.run_events``, made by ``create_app``)."""
+    hub: RunEventHub = request.app.state.run_events
+    return hub
+
+
+RunEventHubDep = Annotated[RunEventHub, Depends(_run_events)]
+"""Tells followers of a run (SSE streams) that it has new events or a new status."""
+
+
+def _sse_heartbeat_s(request: Request) -> float:
+    """Seconds between keep-alive comments of an idle event stream
+    (``app.state.sse_heartbeat_s``; tests shorten it)."""
+    heartbeat_s: float = request.app.state.sse_heartbeat_s
+    return heartbeat_s
+
+
+SseHeartbeatDep = Annotated[float, Depends(_sse_heartbeat_s)]

@@ -7,7 +7,7 @@ and turned into problems by ``api.problems``.
 
 from fastapi import APIRouter
 
-from api.routers import catalog, health, runs, workflows
+from api.routers import audit, catalog, health, run_history, runs, workflows
 
 __all__ = ["API_ROUTER"]
 
@@ -16,3 +16,5 @@ API_ROUTER.include_router(health.router)
 API_ROUTER.include_router(workflows.router)
 API_ROUTER.include_router(catalog.router)
 API_ROUTER.include_router(runs.router)
+API_ROUTER.include_router(run_history.router)
+API_ROUTER.include_router(audit.router)

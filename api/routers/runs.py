@@ -4,8 +4,9 @@ history (``/v1/runs``), and acting on a run (resume, retry, rerun, replay, cance
 Starting or acting on a run needs an operator, reading runs any role. Another tenant's run
 answers 404 like a missing one. ``mode=sync`` (the default) answers with the outcome;
 ``mode=async`` answers 202 with the row at once (``Location`` names it); ``stream=true``
-answers with the run's events as Server-Sent Events. Each handler parses the request, calls
-one service of ``api.services.runs``/``run_control`` and converts its result.
+answers with the run's events as Server-Sent Events while it executes in the background.
+Each handler parses the request, calls one service of ``api.services.runs``/``run_control``
+and converts its result.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi import status as http_status
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, StringConstraints
 
-from api.deps import CurrentPrincipal, require_role
-from api.problems import Problem
+from api.deps import CurrentPrincipal, Operator, RunEventHubDep, SseHeartbeatDep
+from api.problems import problem_responses
+from api.routers.sse import SSE_MEDIA_TYPE, run_event_stream
 from api.schemas.runs import (
     DEFAULT_RUN_PAGE,
     AdhocRunCreate,
@@ -31,17 +33,16 @@ from api.schemas.runs import (
     RunPage,
     RunPublic,
 )
-from api.services import Principal
 from api.services import run_control as control
 from api.services import runs as service
+from api.services._paging import Order
 from api.services.run_executor import RunExecutor
-from shared.database.models import Role, RunSource, RunStatus, WorkflowRun
+from shared.database.models import RunSource, RunStatus, WorkflowRun
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["runs"])
 
-Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 WorkflowId = Annotated[str, Path(max_length=64)]
 RunId = Annotated[str, Path(max_length=64)]
 ModeQuery = Annotated[
@@ -68,7 +69,7 @@ _PROBLEMS = {
 
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
+    return problem_responses(_PROBLEMS, *codes)
 
 
 def _accepted(*, created: bool) -> dict[int | str, dict[str, Any]]:
@@ -77,6 +78,19 @@ def _accepted(*, created: bool) -> dict[int | str, dict[str, Any]]:
         ok: {"model": RunDetail, "description": "`mode=sync`: the run, stopped."},
         202: {"model": RunDetail, "description": "`mode=async`: the run, queued."},
     }
+
+
+_STREAMED_OR_EXISTING: dict[str, Any] = {
+    "model": RunDetail,
+    "description": "`stream=true`: the run's events as Server-Sent Events (`id` = seq, "
+    "`event` = kind, `data` = the event as `GET /v1/runs/{id}/events` lists it) until it "
+    "stops. Otherwise: the run of this Idempotency-Key, as it is.",
+    "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+}
+
+StreamQuery = Annotated[
+    bool, Query(description="Answer with the run's events as Server-Sent Events.")
+]
 
 
 def _now() -> datetime:
@@ -109,9 +123,10 @@ async def _executed(
 @router.post(
     "/workflows/{workflow_id}/runs",
     status_code=http_status.HTTP_201_CREATED,
+    response_model=RunDetail,
     responses={
         **_accepted(created=True),
-        200: {"model": RunDetail, "description": "The run of this Idempotency-Key, as it is."},
+        200: _STREAMED_OR_EXISTING,
         **_problems(401, 403, 404, 409, 422),
     },
 )
@@ -121,15 +136,20 @@ async def start_run(
     principal: Operator,
     executor: Executor,
     response: Response,
+    hub: RunEventHubDep,
+    heartbeat_s: SseHeartbeatDep,
     mode: ModeQuery = None,
+    stream: StreamQuery = False,
     idempotency_key: IdempotencyKey = None,
-) -> RunDetail:
+) -> Response | RunDetail:
     """Start a run of the workflow's published version (or of ``version``).
 
-    201 with the outcome (sync), 202 with the queued run (async); 200 with the existing run
-    when ``Idempotency-Key`` was already used in this tenant (nothing executes again).
+    201 with the outcome (sync), 202 with the queued run (async), 200 with its events as
+    Server-Sent Events (stream); 200 with the existing run when ``Idempotency-Key`` was
+    already used in this tenant (nothing executes again).
     """
-    run_mode = _mode(mode, body)
+    streamed = stream or body.stream
+    run_mode = service.ExecutionMode.ASYNC if streamed else _mode(mode, body)
     run, created = await service.start_run(
         principal,
         workflow_id,
@@ -141,6 +161,10 @@ async def start_run(
         executor=executor,
         at=_now(),
     )
+    if streamed:
+        return await run_event_stream(
+            principal, run.id, after_seq=0, hub=hub, heartbeat_s=heartbeat_s
+        )
     detail = await _executed(run, executor, response, run_mode)
     if not created:
         response.status_code = http_status.HTTP_200_OK
@@ -150,9 +174,10 @@ async def start_run(
 @router.post(
     "/runs/adhoc",
     status_code=http_status.HTTP_201_CREATED,
+    response_model=RunDetail,
     responses={
         **_accepted(created=True),
-        200: {"model": RunDetail, "description": "The run of this Idempotency-Key, as it is."},
+        200: _STREAMED_OR_EXISTING,
         **_problems(401, 403, 422),
     },
 )
@@ -161,11 +186,16 @@ async def start_adhoc_run(
     principal: Operator,
     executor: Executor,
     response: Response,
+    hub: RunEventHubDep,
+    heartbeat_s: SseHeartbeatDep,
     mode: ModeQuery = None,
+    stream: StreamQuery = False,
     idempotency_key: IdempotencyKey = None,
-) -> RunDetail:
-    """Run a spec that is not saved as a workflow; the run keeps a copy of it."""
-    run_mode = _mode(mode, body)
+) -> Response | RunDetail:
+    """Run a spec that is not saved as a workflow; the run keeps a copy of it. Answers as
+    ``POST /v1/workflows/{id}/runs`` does."""
+    streamed = stream or body.stream
+    run_mode = service.ExecutionMode.ASYNC if streamed else _mode(mode, body)
     run, created = await service.start_adhoc_run(
         principal,
         body.spec,
@@ -176,6 +206,10 @@ async def start_adhoc_run(
         executor=executor,
         at=_now(),
     )
+    if streamed:
+        return await run_event_stream(
+            principal, run.id, after_seq=0, hub=hub, heartbeat_s=heartbeat_s
+        )
     detail = await _executed(run, executor, response, run_mode)
     if not created:
         response.status_code = http_status.HTTP_200_OK
@@ -283,6 +317,10 @@ def _split_commas(value: Any) -> Any:
 
 
 Statuses = Annotated[list[RunStatus], BeforeValidator(_split_commas)]
+ErrorKinds = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+    BeforeValidator(_split_commas),
+]
 
 
 @router.get("/runs", responses=_problems(401, 422))
@@ -296,8 +334,16 @@ async def list_runs(
     tag: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
+    version: Annotated[int | None, Query(ge=1, description="A version number.")] = None,
+    error_kind: Annotated[
+        ErrorKinds | None, Query(description="Comma list of error kinds of failed runs.")
+    ] = None,
+    order: Annotated[Order, Query(description="`newest` (default) or `oldest` first.")] = (
+        "newest"
+    ),
 ) -> RunPage:
-    """The tenant's runs, newest first, a page at a time, narrowed by the filters given."""
+    """The tenant's runs, newest (or oldest) first, a page at a time, narrowed by the
+    filters given; they combine."""
     page = await service.list_runs(
         principal,
         limit=limit,
@@ -308,6 +354,9 @@ async def list_runs(
         tag=tag,
         created_after=created_after,
         created_before=created_before,
+        version_number=version,
+        error_kinds=error_kind or (),
+        order=order,
     )
     return RunPage(
         items=[RunPublic.model_validate(r, from_attributes=True) for r in page.runs],

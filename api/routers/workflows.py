@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import CurrentPrincipal, ToolsDep, require_role
-from api.problems import Problem
+from api.deps import Admin, CurrentPrincipal, Operator, ToolsDep
+from api.problems import problem_responses
 from api.schemas.workflows import (
     DEFAULT_WORKFLOW_PAGE,
     DraftPublic,
@@ -28,30 +28,28 @@ from api.schemas.workflows import (
     WorkflowPublic,
     WorkflowUpdate,
 )
-from api.services import Principal
 from api.services import workflows as service
-from shared.database.models import Role
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
-Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 WorkflowId = Annotated[str, Path(max_length=64)]
 VersionNumber = Annotated[int, Path(ge=1)]
 
 
+_PROBLEMS = {
+    401: "No valid API key.",
+    403: "The key's role does not allow this.",
+    404: "No such workflow (or version) in the caller's tenant.",
+    409: "The request contradicts the current state.",
+    422: "The request (or the spec) is invalid; `errors` lists every problem.",
+}
+
+
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        401: "No valid API key.",
-        403: "The key's role does not allow this.",
-        404: "No such workflow (or version) in the caller's tenant.",
-        409: "The request contradicts the current state.",
-        422: "The request (or the spec) is invalid; `errors` lists every problem.",
-    }
-    return {code: {"model": Problem, "description": descriptions[code]} for code in codes}
+    return problem_responses(_PROBLEMS, *codes)
 
 
 def _now() -> datetime:

@@ -9,6 +9,9 @@ Key contracts:
 
 - A run's row is written before the run executes and every outcome is recorded on it
   (``run_records``); ``RecordedRun`` (``execution``) does both around the compiled workflow.
+- Each execution of a run records its events and steps through a ``RecordingSink``
+  (``run_events``), which tells the process's ``RunEventHub`` so SSE followers read on;
+  whoever records a run's new status calls ``hub.notify(run_id)`` too.
 - Rows are always read through a tenant; another tenant's row reads as missing.
 - A request acts as a ``Principal`` (``keys.authenticate``); a service that needs a role
   calls ``principal.require(role)`` and every change it makes is written to the audit log
@@ -32,6 +35,7 @@ from api.services.keys import (
     create_api_key,
     role_includes,
 )
+from api.services.run_events import RecordingSink, RunEventHub
 from api.services.run_records import (
     LOCAL_TENANT_ID,
     RunExistsError,
@@ -85,6 +89,8 @@ __all__ = [
     "NodeTypeInfo",
     "Principal",
     "RecordedRun",
+    "RecordingSink",
+    "RunEventHub",
     "RunExistsError",
     "RunNotFoundError",
     "RunPage",

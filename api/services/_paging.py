@@ -8,7 +8,7 @@ page exists.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -16,18 +16,28 @@ from tortoise.queryset import QuerySet
 _M = TypeVar("_M", bound=Model)
 
 
-async def newest_first(
-    query: QuerySet[_M], *, limit: int, max_limit: int, cursor: Any | None
+Order = Literal["newest", "oldest"]
+"""Which end of the history a listing starts from."""
+
+
+async def page_by_id(
+    query: QuerySet[_M],
+    *,
+    limit: int,
+    max_limit: int,
+    cursor: Any | None,
+    order: Order = "newest",
 ) -> tuple[list[_M], Any | None]:
-    """The page of ``query`` after ``cursor``, newest first, and the cursor of the next page.
+    """The page of ``query`` after ``cursor``, in ``order``, and the cursor of the next page.
 
     Raises:
         ValueError: ``limit`` is outside 1..``max_limit`` (callers validate requests before).
     """
     if not 1 <= limit <= max_limit:
         raise ValueError(f"limit must be between 1 and {max_limit}, not {limit}")
+    newest = order == "newest"
     if cursor is not None:
-        query = query.filter(id__lt=cursor)
-    rows = await query.order_by("-id").limit(limit + 1)
+        query = query.filter(id__lt=cursor) if newest else query.filter(id__gt=cursor)
+    rows = await query.order_by("-id" if newest else "id").limit(limit + 1)
     page = list(rows[:limit])
     return page, (page[-1].id if len(rows) > limit else None)

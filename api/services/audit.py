@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.services._paging import newest_first
+from api.services._paging import page_by_id
 from api.services.keys import Principal
 from shared.database.models import AuditEvent, Role
 
@@ -81,7 +81,7 @@ async def list_audit_events(
         ValueError: ``limit`` is out of range (the caller validates requests before).
     """
     principal.require(Role.ADMIN)
-    events, next_cursor = await newest_first(
+    events, next_cursor = await page_by_id(
         AuditEvent.filter(tenant_id=principal.tenant_id),
         limit=limit,
         max_limit=MAX_AUDIT_PAGE,

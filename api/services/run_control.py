@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from api.services.audit import record_audit
+from api.services.child_runs import CHILD_KEY_PREFIX
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
 from api.services.run_executor import RunExecutor
@@ -251,11 +252,34 @@ async def cancel_run(
         raise RunStateError(f"run {run.id!r} is {run.status}; only a run not ended can be canceled")
     await record_audit(principal, "run.cancel", run.id, at=at)
     if not await executor.cancel(run.id):
-        await WorkflowRun.filter(id=run.id, status__in=_CANCELABLE).update(
-            status=RunStatus.CANCELED, ended_at=at, cancel_requested_at=at, updated_at=at
-        )
+        await _cancel_rows([run.id], at)
         executor.notify(run.id)
+    await _cancel_children(run.id, executor, at)
     return await get_run(principal, run_id)
+
+
+async def _cancel_rows(run_ids: list[str], at: datetime) -> None:
+    await WorkflowRun.filter(id__in=run_ids, status__in=_CANCELABLE).update(
+        status=RunStatus.CANCELED, ended_at=at, cancel_requested_at=at, updated_at=at
+    )
+
+
+async def _cancel_children(run_id: str, executor: RunExecutor, at: datetime) -> None:
+    """Cancel the child runs of the run's ``workflow`` nodes, and theirs: a child executes
+    inside its parent's node, so the parent's cancel stopped it, but only its own row says
+    so."""
+    parents = [run_id]
+    while parents:
+        children = await WorkflowRun.filter(
+            parent_run_id__in=parents,
+            idempotency_key__startswith=CHILD_KEY_PREFIX,
+            status__in=_CANCELABLE,
+        ).values_list("id", flat=True)
+        if children:
+            await _cancel_rows(list(children), at)
+            for child in children:
+                executor.notify(child)
+        parents = list(children)
 
 
 def _require_status(run: WorkflowRun, status: RunStatus, verb: str) -> None:

@@ -26,6 +26,7 @@ from dataclasses import replace
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from api.services.child_runs import TenantChildRuns
 from api.services.execution import RecordedRun
 from api.services.run_records import record_canceled, record_internal_failure
 from shared.database.models import WorkflowRun
@@ -49,7 +50,8 @@ class RunExecutor:
 
     Args:
         services: The process's runtime services; each run gets a copy whose ``events``
-            persist to its own stream.
+            persist to its own stream and whose ``workflow`` nodes start child runs in the
+            run's tenant.
         checkpointer: Where every run's checkpoints go (thread id = run id).
         events_for: The event sink of one run (its persisted event stream).
         on_change: Called with a run id after its status changed, to wake its followers.
@@ -85,7 +87,16 @@ class RunExecutor:
         if run.id in self._tasks:
             raise RuntimeError(f"run {run.id!r} is already executing in this process")
         recorded = RecordedRun(record=run, compiled=compiled, checkpointer=self.checkpointer)
-        services = replace(self.services, events=self._events_for(run))
+        services = replace(
+            self.services,
+            events=self._events_for(run),
+            child_runs=TenantChildRuns(
+                run.tenant_id,
+                services=self.services,
+                checkpointer=self.checkpointer,
+                events_for=self._events_for,
+            ),
+        )
         task = asyncio.create_task(self._execute(recorded, services, action), name=run.id)
         self._tasks[run.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run.id, None))

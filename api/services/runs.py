@@ -29,7 +29,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from api.services._paging import newest_first
+from api.services._paging import Order, page_by_id
 from api.services.audit import record_audit
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
@@ -347,8 +347,11 @@ async def list_runs(
     tag: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    version_number: int | None = None,
+    error_kinds: Collection[str] = (),
+    order: Order = "newest",
 ) -> RunPage:
-    """A page of the tenant's runs, newest first, narrowed by the filters given.
+    """A page of the tenant's runs, newest (or oldest) first, narrowed by the filters given.
 
     Args:
         principal: Who asks; any role.
@@ -360,6 +363,10 @@ async def list_runs(
         tag: Only runs carrying this tag.
         created_after: Only runs created at or after this time.
         created_before: Only runs created before this time.
+        version_number: Only runs of this version number (of any workflow, unless
+            ``workflow_id`` is given too).
+        error_kinds: Only failed runs whose error is of one of these kinds.
+        order: ``newest`` (the default) or ``oldest`` first.
 
     Raises:
         ValueError: ``limit`` is out of range (the caller validates requests before).
@@ -380,8 +387,16 @@ async def list_runs(
         query = query.filter(created_at__gte=created_after)
     if created_before is not None:
         query = query.filter(created_at__lt=created_before)
-    runs, next_cursor = await newest_first(
-        query.select_related("version"), limit=limit, max_limit=MAX_RUN_PAGE, cursor=cursor
+    if version_number is not None:
+        query = query.filter(version__version_number=version_number)
+    if error_kinds:
+        query = query.filter(error_code__in=list(error_kinds))
+    runs, next_cursor = await page_by_id(
+        query.select_related("version"),
+        limit=limit,
+        max_limit=MAX_RUN_PAGE,
+        cursor=cursor,
+        order=order,
     )
     return RunPage(runs=runs, next_cursor=next_cursor)
 

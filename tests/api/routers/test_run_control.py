@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -131,6 +132,49 @@ class TestAsyncRuns:
             "/v1/runs/adhoc", json={"spec": PROBE_SPEC, "mode": "async"}, headers=operator
         )
         assert response.status_code == 202, response.text
+
+
+def _sse(text: str) -> list[dict[str, str]]:
+    """The messages of an event stream (comments dropped), each as its fields."""
+    messages = []
+    for block in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":")
+        )
+        if fields:
+            messages.append(fields)
+    return messages
+
+
+class TestStreamedRuns:
+    @pytest.mark.parametrize("where", ["query", "body"])
+    async def test_answers_the_run_events_until_it_stops(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool, where: str
+    ) -> None:
+        body: dict[str, Any] = {"spec": PROBE_SPEC, "inputs": {"x": 3}}
+        params = {"stream": "true"} if where == "query" else {}
+        if where == "body":
+            body["stream"] = True
+
+        response = await client.post("/v1/runs/adhoc", json=body, params=params, headers=operator)
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        messages = _sse(response.text)
+        assert [m["id"] for m in messages] == [str(n) for n in range(1, len(messages) + 1)]
+        assert messages[0]["event"] == "run_started"
+        assert messages[-1]["event"] == "run_completed"
+        run_id = json.loads(messages[0]["data"])["run_id"]
+        assert (await WorkflowRun.get(id=run_id)).outputs == 4
+
+    async def test_a_streamed_run_that_waits_ends_its_stream_with_the_question(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        response = await client.post(
+            "/v1/runs/adhoc", json={"spec": HUMAN_SPEC, "stream": True}, headers=operator
+        )
+
+        assert _sse(response.text)[-1]["event"] == "interrupted"
 
 
 class TestResume:
@@ -429,3 +473,66 @@ class TestAccess:
             f"/v1/runs/{run_id}/retry", json={"mode": "sync", "force": True}, headers=operator
         )
         assert "body.force" in paths(assert_problem(response, 422, "validation_failed"))
+
+
+class TestChildRuns:
+    async def _published(
+        self, client: httpx.AsyncClient, headers: dict[str, str], spec: dict[str, Any]
+    ) -> str:
+        created = await client.post(
+            "/v1/workflows", json={"name": "w", "spec": spec}, headers=headers
+        )
+        workflow_id = str(created.json()["id"])
+        await client.post(f"/v1/workflows/{workflow_id}/versions", headers=headers)
+        await client.post(f"/v1/workflows/{workflow_id}/versions/1/publish", headers=headers)
+        return workflow_id
+
+    def _caller(self, child_id: str) -> dict[str, Any]:
+        return {
+            "version": "1",
+            "nodes": [
+                {
+                    "id": "child",
+                    "type": "workflow",
+                    "workflow_id": child_id,
+                    "inputs": {"x": 10},
+                }
+            ],
+            "output": "{{ nodes.child.output }}",
+        }
+
+    async def test_a_workflow_node_runs_the_child_with_lineage(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        child_id = await self._published(client, operator, PROBE_SPEC)
+
+        parent = (await _adhoc(client, operator, self._caller(child_id))).json()
+
+        assert (parent["status"], parent["outputs"]) == ("completed", 11)
+        children = (
+            await client.get("/v1/runs", params={"workflow_id": child_id}, headers=operator)
+        ).json()
+        [child] = children["items"]
+        assert (child["parent_run_id"], child["status"], child["outputs"]) == (
+            parent["id"],
+            "completed",
+            11,
+        )
+
+    async def test_canceling_the_parent_cancels_the_child_in_flight(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        child_id = await self._published(client, operator, PROBE_SPEC)
+        probe.gates["first"] = asyncio.Event()  # never set
+        parent_id = (await _adhoc(client, operator, self._caller(child_id), mode="async")).json()[
+            "id"
+        ]
+        assert await probe.started.get() == "first"
+
+        response = await client.post(f"/v1/runs/{parent_id}/cancel", headers=operator)
+
+        assert response.json()["status"] == "canceled"
+        [child] = (
+            await client.get("/v1/runs", params={"workflow_id": child_id}, headers=operator)
+        ).json()["items"]
+        assert (child["parent_run_id"], child["status"]) == (parent_id, "canceled")

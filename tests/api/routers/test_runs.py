@@ -250,7 +250,7 @@ class TestReadRuns:
         assert [r["id"] for r in second["items"]] == [ids[0]]
         assert second["next_cursor"] is None
 
-    async def test_filters_by_status_tag_workflow_source_and_time(
+    async def test_filters_combine_and_sort(
         self, client: httpx.AsyncClient, workflow_id: str, operator: dict[str, str]
     ) -> None:
         other_workflow = await _workflow(client, operator)
@@ -276,6 +276,16 @@ class TestReadRuns:
         later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         assert await listed(created_after=later) == []
         assert len(await listed(created_before=later)) == 3
+        assert await listed(error_kind="tool_error,timeout") == [bad["id"]]
+        assert await listed(error_kind="timeout") == []
+        assert len(await listed(version=1)) == 3
+        assert await listed(version=2) == []
+        assert await listed(order="oldest") == [ok["id"], bad["id"], elsewhere["id"]]
+        oldest = (
+            await client.get("/v1/runs", params={"order": "oldest", "limit": 2}, headers=operator)
+        ).json()
+        after = await listed(order="oldest", cursor=oldest["next_cursor"])
+        assert after == [elsewhere["id"]]
 
     @pytest.mark.parametrize(
         ("params", "path"),
@@ -284,6 +294,8 @@ class TestReadRuns:
             ({"source": "cron"}, "query.source"),
             ({"limit": 0}, "query.limit"),
             ({"created_after": "yesterday"}, "query.created_after"),
+            ({"version": 0}, "query.version"),
+            ({"order": "random"}, "query.order"),
         ],
     )
     async def test_an_invalid_filter_is_422_naming_it(

@@ -17,6 +17,8 @@ EXPORTED = [
     "NodeTypeInfo",
     "Principal",
     "RecordedRun",
+    "RecordingSink",
+    "RunEventHub",
     "RunExistsError",
     "RunNotFoundError",
     "RunPage",
