@@ -22,14 +22,17 @@ from starlette.datastructures import State
 from tortoise.context import get_current_context, set_global_context
 
 from api.deps import app_model_providers, app_tools
+from api.limits import BodyLimitMiddleware
+from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.routers import API_ROUTER
+from api.routers.sse import SSE_HEARTBEAT_S
+from api.services.run_events import RecordingSink, RunEventHub
 from api.services.run_executor import RunExecutor
 from shared.config import Settings
 from shared.database import close_database, init_database
 from shared.database.checkpointer import TortoiseSaver
 from workflow_compiler.context import RuntimeServices
-from workflow_compiler.events import NullSink
 from workflow_compiler.secrets import MappingSecrets
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -54,8 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.run_events = RunEventHub()
+    app.state.sse_heartbeat_s = SSE_HEARTBEAT_S
     app.include_router(API_ROUTER, prefix=API_PREFIX)
     install_problem_handlers(app)
+    install_openapi(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     return app
 
 
@@ -84,7 +91,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
-    """The executor of the runs this process executes, on the app's tools and providers."""
+    """The executor of the runs this process executes, on the app's tools and providers;
+    each run's events are recorded, and its followers told (``state.run_events``)."""
+    hub: RunEventHub = state.run_events
     services = RuntimeServices(
         tools=app_tools(state),
         models=app_model_providers(state),
@@ -94,6 +103,6 @@ def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
     return RunExecutor(
         services,
         checkpointer=TortoiseSaver(),
-        events_for=lambda run: NullSink(),
-        on_change=lambda run_id: None,
+        events_for=lambda run: RecordingSink(run, hub=hub),
+        on_change=hub.notify,
     )

@@ -41,6 +41,7 @@ __all__ = [
     "ProblemFieldError",
     "install_problem_handlers",
     "problem_response",
+    "problem_responses",
 ]
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ _DOMAIN_PROBLEMS: Mapping[str, _ProblemKind] = {
     "inputs_invalid": _ProblemKind(status=422, title="The run inputs are invalid"),
     "answer_invalid": _ProblemKind(status=422, title="The answers are invalid"),
     "state_patch_invalid": _ProblemKind(status=422, title="The state patch is invalid"),
+    "annotations_invalid": _ProblemKind(status=422, title="The annotations are invalid"),
     "unauthenticated": _ProblemKind(status=401, title="A valid API key is required"),
     "not_found": _ProblemKind(status=404, title="Not found"),
     "conflict": _ProblemKind(status=409, title="Conflict with the current state"),
@@ -133,6 +135,13 @@ def problem_response(
         headers=dict(headers) if headers else None,
         media_type=PROBLEM_MEDIA_TYPE,
     )
+
+
+def problem_responses(
+    descriptions: Mapping[int, str], *codes: int
+) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=``: each problem status in ``codes``, with what it means there."""
+    return {code: {"model": Problem, "description": descriptions[code]} for code in codes}
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     )
     """On by default so that the embedded setup needs no separate step."""
 
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the API accepts, in bytes; larger ones get a 413.",
+    )
+    """Specs and run inputs are read whole, so this bounds what one request makes the server
+    hold in memory."""
+
     @model_validator(mode="after")
     def _check_pool_bounds(self) -> Self:
         if self.db_pool_min > self.db_pool_max:
