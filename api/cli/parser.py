@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "migrate": "api.cli.migrate",
     "keys": "api.cli.keys",
     "api": "api.cli.api_server",
+    "serve": "api.cli.serve",
 }
 """Command name → module whose ``command(args) -> int`` carries it out."""
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _keys(commands)
     _api(commands)
+    _serve(commands)
     return parser
 
 
@@ -149,10 +151,33 @@ def _api(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "The database comes from PLAIT_DATABASE_URL (else the SQLite file in PLAIT_DATA_DIR) "
         "and is migrated at start unless PLAIT_MIGRATE_ON_START is off.",
     )
-    api.add_argument(
+    _listen(api)
+
+
+def _serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plait serve``: everything in one process, the embedded default."""
+    serve = commands.add_parser(
+        "serve",
+        help="run Plait on this machine: the API and everything else, in one process",
+        description="Serve the HTTP API (routes under /v1) until interrupted, with the "
+        "database of PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR (default "
+        "./.plait), migrated at start. On a fresh database the first start creates the "
+        "tenant 'default' and prints an admin API key, shown only that once, and loads the "
+        "repository's examples/*.json as published workflows. Every start prints the URL.",
+    )
+    _listen(serve)
+
+
+def _listen(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
-    api.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: 8000)",
+    )
 
 
 def _keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -23,9 +23,9 @@ class TestMain:
             assert command in result.out
 
     def test_an_unknown_command_is_a_usage_error(self, cli: CliRunner) -> None:
-        result = cli("serve")
+        result = cli("frobnicate")
         assert result.code == 2
-        assert "invalid choice: 'serve'" in result.err
+        assert "invalid choice: 'frobnicate'" in result.err
 
 
 class TestProcess:
