@@ -27,6 +27,7 @@ from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.routers import API_ROUTER
 from api.routers.sse import SSE_HEARTBEAT_S
+from api.services import recovery
 from api.services.run_events import RecordingSink, RunEventHub
 from api.services.run_executor import RunExecutor
 from shared.config import Settings
@@ -41,11 +42,14 @@ API_PREFIX = "/v1"
 """Every route lives under this prefix (DESIGN §6)."""
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, recover_runs: bool = False) -> FastAPI:
     """The Plait API for ``settings``: routers under ``/v1``, errors as problem+json.
 
     Args:
         settings: This process's settings; the database is opened from them at startup.
+        recover_runs: At startup, take up the runs a previous start left running or queued
+            (``api.services.recovery``): only for a process that is its database's sole
+            executor, i.e. ``plait serve``.
 
     Returns:
         The ASGI application, ready for uvicorn or an httpx ``ASGITransport``.
@@ -57,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.recover_runs = recover_runs
     app.state.run_events = RunEventHub()
     app.state.sse_heartbeat_s = SSE_HEARTBEAT_S
     app.include_router(API_ROUTER, prefix=API_PREFIX)
@@ -83,6 +88,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.http = http
             executor = app.state.runs = _run_executor(app.state, http)
             try:
+                if app.state.recover_runs:
+                    await recovery.recover_runs(executor)
                 yield
             finally:
                 await executor.aclose()

@@ -21,9 +21,11 @@ EventKind = Literal[
     "interrupted",
     "run_completed",
     "run_failed",
+    "run_canceled",
 ]
 """``node_retrying`` comes after a failed attempt that will be retried, with the delay;
-``interrupted`` when a ``human`` node waits for an answer."""
+``interrupted`` when a ``human`` node waits for an answer; ``run_canceled`` is emitted by
+whoever cancels the run (the runtime never does)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,8 +6,10 @@ creates the ``default`` tenant, an admin API key, and a published workflow for e
 the repository's ``examples/`` (``api.services.bootstrap``); the key is printed on stdout that
 once and nowhere else. Every start then prints the URL it serves on, once it listens.
 
-Runs execute in the API process for now. The in-process worker and the trigger engine will be
-more tasks of ``_serve``'s event loop, beside the uvicorn server, sharing its database.
+Runs execute in the API process for now; runs that a previous start left running or queued
+are taken up again at start (``api.services.recovery``). The in-process worker and the
+trigger engine will be more tasks of ``_serve``'s event loop, beside the uvicorn server,
+sharing its database.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ async def _serve(settings: Settings, *, host: str, port: int) -> int:
     async with open_database(settings):
         setup = await bootstrap(examples=examples, tools=tools, at=datetime.now(UTC))
     _report(setup, skipped)
-    app = create_app(settings)
+    app = create_app(settings, recover_runs=True)
     app.state.tools = tools
     server = _AnnouncingServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
     await server.serve()

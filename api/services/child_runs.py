@@ -34,27 +34,32 @@ Nesting. Each child counts the ``workflow``-node links above it (rows whose key 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from tortoise.exceptions import IntegrityError
 
 from api.services.execution import RecordedRun
-from api.services.run_records import run_spec
+from api.services.run_records import INTERNAL_ERROR, record_internal_failure, run_spec
 from api.services.workflows import get_tenant_version, get_tenant_workflow
 from shared.database.models import RunStatus, WorkflowRun, WorkflowVersion
 from shared.errors import NotFoundError
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import ChildRunRequest, RuntimeServices
 from workflow_compiler.errors import ErrorKind, InputsInvalidError, NodeError, SpecInvalidError
-from workflow_compiler.events import EventSink, NullSink
+from workflow_compiler.events import EventSink, NullSink, RunEvent
 from workflow_compiler.inputs import validate_inputs
 from workflow_compiler.lowering import RunOutcome, compile_workflow
 from workflow_compiler.spec import WorkflowSpec
 
-__all__ = ["CHILD_KEY_PREFIX", "MAX_CHILD_DEPTH", "EventsFor", "TenantChildRuns"]
+__all__ = ["CHILD_KEY_PREFIX", "INTERRUPTED", "MAX_CHILD_DEPTH", "EventsFor", "TenantChildRuns"]
+
+INTERRUPTED = "interrupted"
+"""``error_code`` of a child run stopped with its parent's node; continuing the parent
+continues it."""
 
 CHILD_KEY_PREFIX = "child:"
 """Starts the ``idempotency_key`` of every child run, followed by the node's own key."""
@@ -142,8 +147,8 @@ class TenantChildRuns:
             if existing is None:
                 raise
             return _raced(existing)
-        outcome = await self._recorded(child, spec).start(self._services_for(child))
-        return _outputs(child, outcome)
+        services = self._services_for(child)
+        return await self._executed(child, services, self._recorded(child, spec).start(services))
 
     async def _take_up(self, child: WorkflowRun) -> Any:
         """The outputs of a child this node started before, continuing it when it stopped
@@ -153,7 +158,28 @@ class TenantChildRuns:
         if child.status in (RunStatus.WAITING_HUMAN, RunStatus.CANCELED):
             raise _stopped(child)
         spec = self._spec(await run_spec(child), f"the spec of child run {child.id!r}")
-        outcome = await self._recorded(child, spec).continue_run(self._services_for(child))
+        services = self._services_for(child)
+        recorded = self._recorded(child, spec)
+        return await self._executed(child, services, recorded.continue_run(services))
+
+    async def _executed(
+        self, child: WorkflowRun, services: RuntimeServices, call: Awaitable[RunOutcome]
+    ) -> Any:
+        """The outputs of the child once ``call`` executed it.
+
+        The child executes inside its parent's node, so when that node is stopped (its
+        timeout, a cancel, the process shutting down) so is the child: its row then says
+        ``failed`` (``interrupted``), not ``running`` forever, and executing the parent's
+        node again continues it.
+        """
+        try:
+            outcome = await call
+        except asyncio.CancelledError as exc:
+            await asyncio.shield(_record_stop(child, services, exc, INTERRUPTED))
+            raise
+        except Exception as exc:
+            await _record_stop(child, services, exc, INTERNAL_ERROR)
+            raise
         return _outputs(child, outcome)
 
     async def _check_depth(self, parent: WorkflowRun, node_id: str) -> None:
@@ -209,6 +235,18 @@ class TenantChildRuns:
 
     async def _by_key(self, key: str) -> WorkflowRun | None:
         return await WorkflowRun.get_or_none(tenant_id=self._tenant_id, idempotency_key=key)
+
+
+async def _record_stop(
+    child: WorkflowRun, services: RuntimeServices, exc: BaseException, code: str
+) -> None:
+    """Record that the child stopped before it finished, and end its event stream."""
+    now = services.clock.now()
+    if await record_internal_failure(child, exc, at=now, code=code):
+        error = {"kind": code, "message": child.error_message}
+        await services.events.emit(
+            RunEvent(kind="run_failed", run_id=child.id, at=now, data={"error": error})
+        )
 
 
 def _is_child(run: WorkflowRun) -> bool:

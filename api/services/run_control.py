@@ -21,8 +21,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
 from api.services.audit import record_audit
-from api.services.child_runs import CHILD_KEY_PREFIX
+from api.services.child_runs import CHILD_KEY_PREFIX, INTERRUPTED
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
 from api.services.run_executor import RunExecutor
@@ -30,10 +33,12 @@ from api.services.runs import (
     ExecutionMode,
     NewRun,
     compiled_run,
+    continue_action,
     create_api_run,
     execute,
     get_run,
     pending_questions,
+    start_action,
 )
 from shared.database.models import Role, RunSource, RunStatus, WorkflowRun
 from shared.errors import ConflictError
@@ -109,10 +114,11 @@ async def resume_run(
     _require_status(run, RunStatus.WAITING_HUMAN, "resumed")
     by_question = _answers_by_question(await pending_questions(run, executor), answers)
     compiled = await compiled_run(run, executor.services.tools)
-    await _take_over(run, RunStatus.WAITING_HUMAN, mode, at)
-    await record_audit(
-        principal, "run.resume", run.id, at=at, detail={"questions": sorted(by_question)}
-    )
+    async with in_transaction():
+        await _take_over(run, RunStatus.WAITING_HUMAN, mode, at)
+        await record_audit(
+            principal, "run.resume", run.id, at=at, detail={"questions": sorted(by_question)}
+        )
 
     async def resume(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
         return await recorded.resume(by_question, services)
@@ -141,14 +147,13 @@ async def retry_run(
     run = await get_run(principal, run_id)
     _require_status(run, RunStatus.FAILED, "retried")
     compiled = await compiled_run(run, executor.services.tools)
-    await _take_over(run, RunStatus.FAILED, mode, at)
-    await record_audit(principal, "run.retry", run.id, at=at, detail={"attempt": run.attempt + 1})
-    await execute(run, compiled, _continue, mode=mode, executor=executor)
+    async with in_transaction():
+        await _take_over(run, RunStatus.FAILED, mode, at)
+        await record_audit(
+            principal, "run.retry", run.id, at=at, detail={"attempt": run.attempt + 1}
+        )
+    await execute(run, compiled, continue_action, mode=mode, executor=executor)
     return run
-
-
-async def _continue(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
-    return await recorded.continue_run(services)
 
 
 async def rerun(
@@ -174,10 +179,7 @@ async def rerun(
         principal, _child_of(parent, compiled, parent.inputs), mode=mode, at=at
     )
 
-    async def start(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
-        return await recorded.start(services)
-
-    await execute(child, compiled, start, mode=mode, executor=executor)
+    await execute(child, compiled, start_action, mode=mode, executor=executor)
     return child
 
 
@@ -203,8 +205,8 @@ async def replay_run(
         RunNotFoundError: no such run in the principal's tenant.
         StatePatchInvalidError: a node the spec does not have at its top level, or patched
             inputs failing the spec's input schema.
-        CheckpointNotFoundError: this run has no checkpoint ``checkpoint_id`` (the new run
-            is then recorded as failed: it was created before its thread could be read).
+        CheckpointNotFoundError: this run has no checkpoint ``checkpoint_id`` (checked
+            before the new run is written).
     """
     principal.require(Role.OPERATOR)
     parent = await get_run(principal, run_id)
@@ -222,9 +224,9 @@ async def replay_run(
         raise CheckpointNotFoundError(f"run '{parent.id}' has no checkpoint '{checkpoint_id}'")
     new = _child_of(parent, compiled, run_inputs, forked_from=checkpoint_id)
     child = await create_api_run(principal, new, mode=mode, at=at)
-    await executor.checkpointer.acopy_thread(parent.id, child.id)
 
     async def fork(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+        await recorded.checkpointer.acopy_thread(parent.id, recorded.run_id)
         return await recorded.fork(checkpoint_id, values, services)
 
     await execute(child, compiled, fork, mode=mode, executor=executor)
@@ -250,33 +252,39 @@ async def cancel_run(
     run = await get_run(principal, run_id)
     if run.status in _FINAL:
         raise RunStateError(f"run {run.id!r} is {run.status}; only a run not ended can be canceled")
+    if run.status is RunStatus.RUNNING and _is_executing_child(run):
+        raise RunStateError(
+            f"run {run.id!r} executes inside a node of run {run.parent_run_id!r}: cancel "
+            "that run, which cancels this one"
+        )
     await record_audit(principal, "run.cancel", run.id, at=at)
-    if not await executor.cancel(run.id):
-        await _cancel_rows([run.id], at)
-        executor.notify(run.id)
+    await executor.cancel(run.id)
+    await executor.record_canceled(run, at=at)
     await _cancel_children(run.id, executor, at)
     return await get_run(principal, run_id)
 
 
-async def _cancel_rows(run_ids: list[str], at: datetime) -> None:
-    await WorkflowRun.filter(id__in=run_ids, status__in=_CANCELABLE).update(
-        status=RunStatus.CANCELED, ended_at=at, cancel_requested_at=at, updated_at=at
+def _is_executing_child(run: WorkflowRun) -> bool:
+    return run.parent_run_id is not None and (run.idempotency_key or "").startswith(
+        CHILD_KEY_PREFIX
     )
 
 
 async def _cancel_children(run_id: str, executor: RunExecutor, at: datetime) -> None:
     """Cancel the child runs of the run's ``workflow`` nodes, and theirs: a child executes
-    inside its parent's node, so the parent's cancel stopped it, but only its own row says
-    so."""
+    inside its parent's node, so the parent's cancel stopped it (its row then says failed,
+    ``interrupted``), but only its own row can say that it is canceled."""
     parents = [run_id]
     while parents:
         children = await WorkflowRun.filter(
+            Q(status__in=_CANCELABLE) | Q(status=RunStatus.FAILED, error_code=INTERRUPTED),
             parent_run_id__in=parents,
             idempotency_key__startswith=CHILD_KEY_PREFIX,
-            status__in=_CANCELABLE,
         ).values_list("id", flat=True)
         if children:
-            await _cancel_rows(list(children), at)
+            await WorkflowRun.filter(id__in=list(children)).update(
+                status=RunStatus.CANCELED, ended_at=at, cancel_requested_at=at, updated_at=at
+            )
             for child in children:
                 executor.notify(child)
         parents = list(children)

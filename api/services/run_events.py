@@ -143,6 +143,8 @@ class RecordingSink:
             stored = await self._append(event)
             if event.node_id is not None and event.attempt is not None:
                 await self._record_step(event, event.node_id, event.attempt)
+            elif event.kind in _RUN_ENDS:
+                await self._close_steps(event)
         if stored and self._hub is not None:
             self._hub.notify(self._run_id)
 
@@ -206,6 +208,16 @@ class RecordingSink:
         except IntegrityError:  # the row exists: an execution again, or another writer's
             await RunStep.filter(**key).update(**fields)
 
+    async def _close_steps(self, event: RunEvent) -> None:
+        """When the run ends, the steps still ``running`` were stopped with it (the siblings
+        of a failed parallel branch, the node in flight of a canceled run): say so."""
+        try:
+            await RunStep.filter(run_id=self._run_id, status=StepStatus.RUNNING).update(
+                status=StepStatus.CANCELED, ended_at=event.at
+            )
+        except Exception as exc:
+            self._log_failure("closing steps", event, exc)
+
     def _log_failure(self, what: str, event: RunEvent, exc: Exception) -> None:
         """Only the exception's type: its message may quote the values written."""
         logger.warning(
@@ -217,6 +229,9 @@ class RecordingSink:
             event.attempt,
             type(exc).__name__,
         )
+
+
+_RUN_ENDS = frozenset({"run_completed", "run_failed", "run_canceled"})
 
 
 async def _last_seq(run_id: str) -> int:

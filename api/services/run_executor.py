@@ -5,12 +5,14 @@ Every execution of a run — its start, a resume with answers, a retry, a replay
 place for what must hold whatever the mode:
 
 - Cancel: ``cancel`` cancels the run's task; the node in flight sees ``CancelledError``, and
-  the row is recorded ``canceled``. A request executing a sync run awaits the task through
-  ``asyncio.shield``, so a client that disconnects does not cancel the run: it goes on and its
-  outcome is recorded.
+  the row is recorded ``canceled`` with a ``run_canceled`` event. A request executing a sync
+  run awaits the task through ``asyncio.shield``, so a client that disconnects does not
+  cancel the run: it goes on and its outcome is recorded.
+- Every status write is a compare-and-set (``run_records``): a run canceled by another
+  request while its task starts or executes stays canceled, and executes nothing more.
 - A failure outside the workflow (a bug, the database going away mid-run) is recorded as
   ``failed`` with the code ``internal_error`` and the exception's type only (its message may
-  quote data), and logged; the run can be retried.
+  quote data), with a ``run_failed`` event, and logged; the run can be retried.
 - Whoever follows the run's events (SSE) is told about each new status (``on_change``).
 
 Issue 5 (workers) moves async runs to taskiq workers holding leases; the in-process executor
@@ -23,15 +25,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from api.services.child_runs import TenantChildRuns
 from api.services.execution import RecordedRun
-from api.services.run_records import record_canceled, record_internal_failure
+from api.services.run_records import RunEndedError, record_canceled, record_internal_failure
 from shared.database.models import WorkflowRun
 from workflow_compiler.context import RuntimeServices
-from workflow_compiler.events import EventSink
+from workflow_compiler.events import EventSink, RunEvent
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
 
 __all__ = ["RunAction", "RunExecutor"]
@@ -102,26 +105,51 @@ class RunExecutor:
         task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
         return task
 
+    async def record_failure(self, run: WorkflowRun, exc: Exception) -> None:
+        """Record a run that cannot execute as failed (``internal_error``, retryable), end
+        its event stream, and tell its followers."""
+        await _failed(run, exc, self._events_for(run), at=self.services.clock.now())
+        self._on_change(run.id)
+
     def notify(self, run_id: str) -> None:
         """Tell the run's followers that its status changed outside an execution."""
         self._on_change(run_id)
+
+    async def record_canceled(self, run: WorkflowRun, *, at: datetime) -> None:
+        """Record a run that does not execute here as canceled (unless it ended already),
+        end its event stream, and tell its followers."""
+        await _canceled(run, self._events_for(run), at=at)
+        self._on_change(run.id)
+
+    async def wait_for(self, run_id: str) -> None:
+        """Wait until the run stops executing here (at once when it is not executing)."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.wait({task})
 
     def is_executing(self, run_id: str) -> bool:
         """Whether the run's task is alive in this process."""
         return run_id in self._tasks
 
     async def cancel(self, run_id: str) -> bool:
-        """Cancel the run's task and wait until it recorded ``canceled``.
+        """Cancel the run's task, if it executes here, and wait until it stopped.
+
+        The task records ``canceled`` as it stops; a task canceled before it began records
+        nothing, so the caller still writes the status (a compare-and-set, which leaves a
+        run that ended meanwhile as it ended).
 
         Returns:
-            False when the run is not executing in this process (nothing was done).
+            False when the run was not executing in this process (nothing was done).
         """
         task = self._tasks.get(run_id)
-        if task is None:
+        if task is None or task.done():
             return False
         self._canceling.add(run_id)
-        task.cancel()
-        await asyncio.wait({task}, timeout=_CANCEL_WAIT_S)
+        try:
+            task.cancel()
+            await asyncio.wait({task}, timeout=_CANCEL_WAIT_S)
+        finally:
+            self._canceling.discard(run_id)
         return True
 
     async def aclose(self) -> None:
@@ -144,13 +172,27 @@ class RunExecutor:
         except asyncio.CancelledError:
             if run.id not in self._canceling:
                 raise
-            await record_canceled(run, at=services.clock.now())
+            await _canceled(run, services.events, at=services.clock.now())
+        except RunEndedError:
+            logger.info("run %s ended before it could execute again", run.id)
         except Exception as exc:
             logger.exception("run %s stopped on an unexpected error", run.id)
-            try:
-                await record_internal_failure(run, exc, at=services.clock.now())
-            except Exception:
-                logger.exception("run %s: its failure could not be recorded", run.id)
+            await _failed(run, exc, services.events, at=services.clock.now())
         finally:
-            self._canceling.discard(run.id)
             self._on_change(run.id)
+
+
+async def _canceled(run: WorkflowRun, events: EventSink, *, at: datetime) -> None:
+    if await record_canceled(run, at=at):
+        await events.emit(RunEvent(kind="run_canceled", run_id=run.id, at=at))
+
+
+async def _failed(run: WorkflowRun, exc: Exception, events: EventSink, *, at: datetime) -> None:
+    try:
+        if await record_internal_failure(run, exc, at=at):
+            error = {"kind": run.error_code, "message": run.error_message}
+            await events.emit(
+                RunEvent(kind="run_failed", run_id=run.id, at=at, data={"error": error})
+            )
+    except Exception:
+        logger.exception("run %s: its failure could not be recorded", run.id)

@@ -17,7 +17,7 @@ tenant reads as missing. Runs started from this machine's command line belong to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from shared.database.models import (
     WorkflowVersion,
     json_value,
 )
-from shared.errors import NotFoundError, PlaitError
+from shared.errors import ConflictError, NotFoundError, PlaitError
 from shared.ids import ID_BODY_LENGTH, IdPrefix
 from workflow_compiler.inputs import validate_inputs
 from workflow_compiler.lowering import RunOutcome
@@ -39,6 +39,7 @@ from workflow_compiler.spec import WorkflowSpec
 
 __all__ = [
     "LOCAL_TENANT_ID",
+    "RunEndedError",
     "RunExistsError",
     "RunNotFoundError",
     "create_run",
@@ -63,11 +64,24 @@ _FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED})
 INTERNAL_ERROR = "internal_error"
 """``error_code`` of a run stopped by a failure outside the workflow (a bug, the database)."""
 
-_OUTCOME_FIELDS = ("status", "outputs", "error_code", "error_message", "ended_at", "updated_at")
+_RESTARTABLE = (
+    RunStatus.QUEUED,
+    RunStatus.RUNNING,
+    RunStatus.WAITING_HUMAN,
+    RunStatus.FAILED,
+)
+"""Statuses from which a run may execute again; canceled and completed runs never do."""
+
+_CANCELABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_HUMAN)
 
 
 class RunNotFoundError(NotFoundError):
     """No run has this id in the caller's tenant (a ``not_found`` problem, 404)."""
+
+
+class RunEndedError(ConflictError):
+    """The run was canceled or completed (by another request) before it could execute again
+    (409)."""
 
 
 class RunExistsError(PlaitError):
@@ -160,7 +174,8 @@ async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = Fa
     """Say that the run executes again, before resuming or continuing it.
 
     The error and end time of an earlier failure are cleared: they described an attempt
-    that is over.
+    that is over. A run that was canceled or completed meanwhile (by another request) is
+    left alone and ``RunEndedError`` says so: it must not execute.
 
     Args:
         run: The row to update (updated in place too).
@@ -168,60 +183,104 @@ async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = Fa
         new_attempt: The run is taken up afresh (continued after a failure or a crash, by a
             new process) rather than answered within the execution that paused it; counts
             in ``attempt``.
+
+    Raises:
+        RunEndedError: the row is canceled or completed.
     """
-    run.status = RunStatus.RUNNING
-    run.error_code = None
-    run.error_message = None
-    run.ended_at = None
-    changed = ["status", "error_code", "error_message", "ended_at", "updated_at"]
+    values: dict[str, Any] = {
+        "status": RunStatus.RUNNING,
+        "error_code": None,
+        "error_message": None,
+        "ended_at": None,
+        "updated_at": at,
+    }
     if run.started_at is None:
-        run.started_at = at
-        changed.append("started_at")
+        values["started_at"] = at
     if new_attempt:
-        run.attempt += 1
-        changed.append("attempt")
-    await run.save(update_fields=changed)
+        values["attempt"] = run.attempt + 1
+    if not await _write(run, _RESTARTABLE, values):
+        raise RunEndedError(f"run {run.id!r} is {run.status}: it does not execute again")
 
 
-async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime) -> None:
+async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime) -> bool:
     """Store where a run got to: its status, and its outputs or its error.
+
+    Only a row that still says ``running`` is written: a run canceled while it executed
+    stays canceled, and the outcome is dropped.
 
     Args:
         run: The row to update (updated in place too).
         outcome: What the last call on the compiled workflow returned.
         at: Now; becomes ``ended_at`` when the run completed or failed.
+
+    Returns:
+        Whether the outcome was stored.
     """
     status = RunStatus(outcome.status)
     error = outcome.error
-    run.status = status
     outputs = outcome.output if status is RunStatus.COMPLETED else None
-    run.outputs = json_value(outputs)
-    run.error_code = error.kind.value if error is not None else None
-    run.error_message = error.message if error is not None else None
-    run.ended_at = at if status in _FINAL else None
-    await run.save(update_fields=list(_OUTCOME_FIELDS))
-    run.outputs = outputs
+    stored = await _write(
+        run,
+        (RunStatus.RUNNING,),
+        {
+            "status": status,
+            "outputs": json_value(outputs),
+            "error_code": error.kind.value if error is not None else None,
+            "error_message": error.message if error is not None else None,
+            "ended_at": at if status in _FINAL else None,
+            "updated_at": at,
+        },
+    )
+    if stored:
+        run.outputs = outputs
+    return stored
 
 
-async def record_canceled(run: WorkflowRun, *, at: datetime) -> None:
-    """Store that the run was canceled on request: final, nothing more executes."""
-    run.status = RunStatus.CANCELED
-    run.ended_at = at
-    if run.cancel_requested_at is None:
-        run.cancel_requested_at = at
-    await run.save(update_fields=["status", "ended_at", "cancel_requested_at", "updated_at"])
+async def record_canceled(run: WorkflowRun, *, at: datetime) -> bool:
+    """Store that the run was canceled on request: final, nothing more executes.
+
+    Returns:
+        False when the run had ended already (its end stands).
+    """
+    return await _write(
+        run,
+        _CANCELABLE,
+        {"status": RunStatus.CANCELED, "ended_at": at, "cancel_requested_at": at, "updated_at": at},
+    )
 
 
-async def record_internal_failure(run: WorkflowRun, exc: BaseException, *, at: datetime) -> None:
+async def record_internal_failure(
+    run: WorkflowRun, exc: BaseException, *, at: datetime, code: str = INTERNAL_ERROR
+) -> bool:
     """Store that the run stopped on an error outside the workflow; it can be retried.
 
     Only the exception's type is stored: its message may quote inputs or secret values, and
     the traceback goes to the server's log instead.
+
+    Returns:
+        False when the run had ended (or was canceled) already.
     """
-    run.status = RunStatus.FAILED
-    run.error_code = INTERNAL_ERROR
-    run.error_message = f"the run stopped on an internal error ({type(exc).__name__}); retry it"
-    run.ended_at = at
-    await run.save(
-        update_fields=["status", "error_code", "error_message", "ended_at", "updated_at"]
+    return await _write(
+        run,
+        (RunStatus.QUEUED, RunStatus.RUNNING),
+        {
+            "status": RunStatus.FAILED,
+            "error_code": code,
+            "error_message": f"the run stopped ({type(exc).__name__}) before it finished; retry it",
+            "ended_at": at,
+            "updated_at": at,
+        },
     )
+
+
+async def _write(run: WorkflowRun, expected: Collection[RunStatus], values: dict[str, Any]) -> bool:
+    """Update the row only while its status is one of ``expected`` (a compare-and-set, so a
+    concurrent cancel is never overwritten), and ``run`` with it; else read its status."""
+    updated = await WorkflowRun.filter(id=run.id, status__in=list(expected)).update(**values)
+    if updated:
+        for name, value in values.items():
+            setattr(run, name, value)
+    else:
+        current = await WorkflowRun.get(id=run.id).only("id", "status")
+        run.status = current.status
+    return bool(updated)

@@ -47,7 +47,12 @@ from shared.database.models import (
 from shared.errors import ConflictError
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
-from workflow_compiler.lowering import CompiledWorkflow, PendingInput, RunOutcome, compile_workflow
+from workflow_compiler.lowering import (
+    CompiledWorkflow,
+    PendingInput,
+    RunOutcome,
+    compile_workflow,
+)
 from workflow_compiler.registries.tools import ToolRegistry
 from workflow_compiler.spec import WorkflowSpec
 
@@ -58,11 +63,13 @@ __all__ = [
     "NoPublishedVersionError",
     "RunPage",
     "compiled_run",
+    "continue_action",
     "create_api_run",
     "execute",
     "get_run",
     "list_runs",
     "pending_questions",
+    "start_action",
     "start_adhoc_run",
     "start_run",
 ]
@@ -231,12 +238,18 @@ async def _start(
         if existing is None:
             raise
         return existing, False  # a concurrent request with the same key won
-    await execute(run, compile_workflow(new.spec), _start_action, mode=mode, executor=executor)
+    await execute(run, compile_workflow(new.spec), start_action, mode=mode, executor=executor)
     return run, True
 
 
-async def _start_action(run: RecordedRun, services: RuntimeServices) -> RunOutcome:
+async def start_action(run: RecordedRun, services: RuntimeServices) -> RunOutcome:
+    """Execute a new run from the beginning (a ``RunAction``)."""
     return await run.start(services)
+
+
+async def continue_action(run: RecordedRun, services: RuntimeServices) -> RunOutcome:
+    """Take a run up from its last checkpoint, in its next attempt (a ``RunAction``)."""
+    return await run.continue_run(services)
 
 
 async def create_api_run(
@@ -313,10 +326,14 @@ async def compiled_run(run: WorkflowRun, tools: ToolRegistry) -> CompiledWorkflo
 
 
 async def pending_questions(run: WorkflowRun, executor: RunExecutor) -> list[PendingInput]:
-    """What a run waiting for people asks; empty for a run in any other status."""
+    """What a run waiting for people asks; empty for a run in any other status.
+
+    The spec is compiled without its checks: showing a run must work even after a tool it
+    names was uninstalled (resuming it then fails, with a clear problem).
+    """
     if run.status is not RunStatus.WAITING_HUMAN:
         return []
-    compiled = await compiled_run(run, executor.services.tools)
+    compiled = compile_workflow(WorkflowSpec.model_validate(await run_spec(run)))
     return await compiled.pending(run.id, executor.checkpointer)
 
 

@@ -198,7 +198,9 @@ class CompiledWorkflow:
         """Run on from an earlier checkpoint of thread ``run_id``, with some state replaced.
 
         The nodes that were due at that checkpoint execute again, and everything after them;
-        the run's later checkpoints are left alone (the new ones branch off). ``values``
+        the run's later checkpoints are left alone (the new ones branch off). A copy of the
+        checkpoint is stored first, as the thread's latest, so a fork that fails before its
+        first step is continued from there, not from the thread's old head. ``values``
         replaces node outputs (``{node_id: output}``, top-level nodes) and, under ``INPUTS``,
         the inputs, as if they had been so at that checkpoint.
 
@@ -210,10 +212,9 @@ class CompiledWorkflow:
         saved = await checkpointer.aget_tuple(config)
         if saved is None:
             raise CheckpointNotFoundError(f"run '{run_id}' has no checkpoint '{checkpoint_id}'")
-        if values:
-            config = await _patched(checkpointer, saved, values) | {
-                "recursion_limit": self.recursion_limit
-            }
+        config = await _patched(checkpointer, saved, values) | {
+            "recursion_limit": self.recursion_limit
+        }
         run_info = saved.checkpoint["channel_values"].get(RUN) or {}
         context = RunContext(run_id=run_id, services=services, run=run_info)
         return await self._invoke(None, context, checkpointer, config)

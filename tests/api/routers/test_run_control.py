@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.services.runs import compiled_run
 from shared.database.models import AuditEvent, RunSource, WorkflowRun
 from tests.support.api import assert_problem, paths
 from tests.workflow_compiler.lowering.conftest import ProbeTool
@@ -67,16 +68,29 @@ async def _adhoc(
     )
 
 
-async def _wait_for_status(
-    client: httpx.AsyncClient, headers: dict[str, str], run_id: str, *statuses: str
-) -> dict[str, Any]:
-    """Read the run until it reaches one of ``statuses`` (each read yields to its task)."""
-    async with asyncio.timeout(10):
-        while True:
-            run = (await client.get(f"/v1/runs/{run_id}", headers=headers)).json()
-            if run["status"] in statuses:
-                return run
-            await asyncio.sleep(0)
+async def _replay(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    run_id: str,
+    checkpoint_id: str,
+    patch: dict[str, Any] | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"checkpoint_id": checkpoint_id}
+    if patch is not None:
+        body["state_patch"] = patch
+    return await client.post(f"/v1/runs/{run_id}/replay", json=body, headers=headers)
+
+
+async def _wait_for_status(app: FastAPI, run_id: str, *statuses: str) -> WorkflowRun:
+    """The run once it reaches one of ``statuses``: re-read each time the app's hub says it
+    changed."""
+    with app.state.run_events.subscribe(run_id) as changed:
+        async with asyncio.timeout(10):
+            while True:
+                run = await WorkflowRun.get(id=run_id)
+                if run.status in statuses:
+                    return run
+                await changed.wait(10)
 
 
 class TestAdhocRuns:
@@ -110,7 +124,11 @@ class TestAdhocRuns:
 
 class TestAsyncRuns:
     async def test_answers_202_at_once_and_the_run_completes_in_the_background(
-        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        probe: ProbeTool,
     ) -> None:
         gate = probe.gates["first"] = asyncio.Event()
 
@@ -121,9 +139,9 @@ class TestAsyncRuns:
         assert run["status"] == "queued"
         assert response.headers["location"] == f"/v1/runs/{run['id']}"
         gate.set()
-        done = await _wait_for_status(client, operator, run["id"], "completed")
-        assert (done["outputs"], done["attempt"]) == (2, 1)
-        assert done["started_at"] is not None
+        done = await _wait_for_status(app, run["id"], "completed")
+        assert (done.outputs, done.attempt) == (2, 1)
+        assert done.started_at is not None
 
     async def test_mode_may_be_given_in_the_body(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
@@ -200,6 +218,19 @@ class TestResume:
         assert response.json()["pending"] == []
         assert probe.calls == ["after"]
         assert await AuditEvent.filter(action="run.resume", target_id=waiting["id"]).exists()
+
+    async def test_of_two_concurrent_resumes_one_wins_and_the_other_is_409(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+        body = {"answers": {"approve": {"ok": True}}}
+
+        answers = await asyncio.gather(
+            *(client.post(f"/v1/runs/{run_id}/resume", json=body, headers=operator) for _ in "ab")
+        )
+
+        assert sorted(r.status_code for r in answers) == [200, 409]
+        assert probe.calls == ["after"]
 
     async def test_the_node_id_may_stand_for_its_only_question(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
@@ -281,7 +312,11 @@ class TestRetry:
         assert probe.calls == ["first", "bad", "bad"]  # "first" did not execute again
 
     async def test_an_async_retry_answers_202(
-        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        probe: ProbeTool,
     ) -> None:
         run_id = (await _adhoc(client, operator, PROBE_SPEC, {"key": "bad"})).json()["id"]
         probe.broken.clear()
@@ -292,7 +327,7 @@ class TestRetry:
 
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "queued"
-        await _wait_for_status(client, operator, run_id, "completed")
+        await _wait_for_status(app, run_id, "completed")
 
     async def test_only_a_failed_run_may_be_retried(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
@@ -342,14 +377,8 @@ class TestReplay:
         first = (await _adhoc(client, operator, PROBE_SPEC, {"x": 5})).json()
         checkpoint_id = await self._checkpoint_after_first(first["id"], app)
 
-        response = await client.post(
-            f"/v1/runs/{first['id']}/replay",
-            json={
-                "checkpoint_id": checkpoint_id,
-                "state_patch": {"nodes": {"first": 100}, "inputs": {"x": 7}},
-            },
-            headers=operator,
-        )
+        patch = {"nodes": {"first": 100}, "inputs": {"x": 7}}
+        response = await _replay(client, operator, first["id"], checkpoint_id, patch)
 
         assert response.status_code == 201, response.text
         run = response.json()
@@ -361,14 +390,30 @@ class TestReplay:
         assert run["inputs"]["x"] == 7
         assert probe.calls == ["first", "second", "second"]  # "first" was not executed again
 
+    async def test_a_failed_replay_is_retried_from_its_fork_not_its_parents_end(
+        self,
+        client: httpx.AsyncClient,
+        app: FastAPI,
+        operator: dict[str, str],
+        probe: ProbeTool,
+    ) -> None:
+        first = (await _adhoc(client, operator, PROBE_SPEC, {"x": 5})).json()
+        checkpoint_id = await self._checkpoint_after_first(first["id"], app)
+        patch = {"nodes": {"first": 100}, "inputs": {"key": "bad"}}
+        replay = (await _replay(client, operator, first["id"], checkpoint_id, patch)).json()
+        assert replay["status"] == "failed"
+        probe.broken.clear()
+
+        retried = await client.post(f"/v1/runs/{replay['id']}/retry", headers=operator)
+
+        assert (retried.json()["status"], retried.json()["outputs"]) == ("completed", 105)
+
     async def test_an_unknown_checkpoint_is_404_and_writes_nothing(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
     ) -> None:
         run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
 
-        response = await client.post(
-            f"/v1/runs/{run_id}/replay", json={"checkpoint_id": "nope"}, headers=operator
-        )
+        response = await _replay(client, operator, run_id, "nope")
 
         assert_problem(response, 404, "not_found")
         assert await WorkflowRun.all().count() == 1
@@ -392,11 +437,7 @@ class TestReplay:
         run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
         checkpoint_id = await self._checkpoint_after_first(run_id, app)
 
-        response = await client.post(
-            f"/v1/runs/{run_id}/replay",
-            json={"checkpoint_id": checkpoint_id, "state_patch": patch},
-            headers=operator,
-        )
+        response = await _replay(client, operator, run_id, checkpoint_id, patch)
 
         assert paths(assert_problem(response, 422, "state_patch_invalid")) == [path]
 
@@ -417,6 +458,10 @@ class TestCancel:
         assert probe.finished == []
         assert probe.active == 0
         assert await AuditEvent.filter(action="run.cancel", target_id=run_id).exists()
+        steps = (await client.get(f"/v1/runs/{run_id}/steps", headers=operator)).json()
+        assert [(s["node_id"], s["status"]) for s in steps["items"]] == [("first", "canceled")]
+        events = (await client.get(f"/v1/runs/{run_id}/events", headers=operator)).json()
+        assert events["items"][-1]["kind"] == "run_canceled"
 
     async def test_a_waiting_run_is_canceled_at_once(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
@@ -432,6 +477,28 @@ class TestCancel:
             headers=operator,
         )
         assert_problem(resumed, 409, "conflict")
+
+    async def test_a_canceled_run_is_not_resumed_by_a_late_request(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        probe: ProbeTool,
+    ) -> None:
+        """The row a resume took over is canceled before its task starts: the task finds
+        the run canceled and executes nothing."""
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+        await WorkflowRun.filter(id=run_id).update(status="canceled")
+        row = await WorkflowRun.get(id=run_id)
+        row.status = "waiting_human"  # as the resume read it, just before the cancel landed
+
+        executor = app.state.runs
+        compiled = await compiled_run(row, executor.services.tools)
+
+        await executor.submit(row, compiled, lambda run, services: run.resume({}, services))
+
+        assert (await WorkflowRun.get(id=run_id)).status == "canceled"
+        assert probe.calls == []
 
     async def test_an_ended_run_is_409(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
@@ -518,6 +585,42 @@ class TestChildRuns:
             "completed",
             11,
         )
+
+    async def test_a_child_executing_in_its_parent_is_canceled_through_the_parent(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        child_id = await self._published(client, operator, PROBE_SPEC)
+        gate = probe.gates["first"] = asyncio.Event()
+        parent_id = (await _adhoc(client, operator, self._caller(child_id), mode="async")).json()[
+            "id"
+        ]
+        assert await probe.started.get() == "first"
+        [child] = (
+            await client.get("/v1/runs", params={"workflow_id": child_id}, headers=operator)
+        ).json()["items"]
+
+        response = await client.post(f"/v1/runs/{child['id']}/cancel", headers=operator)
+
+        assert parent_id in assert_problem(response, 409, "conflict")["detail"]
+        gate.set()
+
+    async def test_a_child_stopped_by_its_nodes_timeout_is_failed_not_left_running(
+        self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        child_id = await self._published(client, operator, PROBE_SPEC)
+        probe.gates["first"] = asyncio.Event()  # never set: the node's timeout stops it
+        caller = self._caller(child_id)
+        caller["nodes"][0]["timeout_s"] = 0.2
+
+        parent = (await _adhoc(client, operator, caller)).json()
+
+        assert (parent["status"], parent["error"]["kind"]) == ("failed", "timeout")
+        [child] = (
+            await client.get("/v1/runs", params={"workflow_id": child_id}, headers=operator)
+        ).json()["items"]
+        assert (child["status"], child["error"]["kind"]) == ("failed", "interrupted")
+        steps = (await client.get(f"/v1/runs/{child['id']}/steps", headers=operator)).json()
+        assert [s["status"] for s in steps["items"]] == ["canceled"]
 
     async def test_canceling_the_parent_cancels_the_child_in_flight(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool

@@ -15,6 +15,7 @@ from shared.database.models import RunStatus, WorkflowRun
 from tests.workflow_compiler.lowering.conftest import ProbeTool
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
+from workflow_compiler.events import CollectingSink
 from workflow_compiler.lowering import RunOutcome, compile_workflow
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)
@@ -42,6 +43,7 @@ class TestRunExecutor:
         services: RuntimeServices,
         probe: ProbeTool,
         changed: list[str],
+        events: CollectingSink,
     ) -> None:
         run, compiled = await _run(services)
 
@@ -55,6 +57,8 @@ class TestRunExecutor:
         assert "RuntimeError" in (row.error_message or "")
         assert "hunter2" not in (row.error_message or "")
         assert changed == [run.id]
+        assert events.kinds()[-1] == "run_failed"
+        assert events.events[-1].data["error"]["kind"] == "internal_error"
 
     async def test_a_run_executes_once_at_a_time(
         self, executor: RunExecutor, services: RuntimeServices, probe: ProbeTool
