@@ -28,7 +28,7 @@ query string or user info, which is where tokens tend to travel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -37,12 +37,11 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
+from shared.redaction import mask
 from workflow_compiler.errors import ErrorKind, NodeError
 
 EXCERPT_CHARS = 200
 """How much of a foreign error body a message quotes."""
-
-MASK = "***"
 
 
 def from_openai(exc: openai.OpenAIError, *, provider: str, api_key: str | None) -> NodeError:
@@ -121,25 +120,6 @@ def check_value(validator: Validator, value: Any, *, root: str, subject: str) ->
         return
     path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     raise NodeError(ErrorKind.VALIDATION_ERROR, f"{subject}: at {path}: {excerpt(error.message)}")
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret replaced by ``***``."""
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def mask_value(value: Any, secrets: Sequence[str]) -> Any:
-    """``value`` with every secret masked in every string inside it (keys included), copying
-    only containers; what a node outputs is stored and sent on, so it must not hold one."""
-    if isinstance(value, str):
-        return mask(value, secrets)
-    if isinstance(value, list | tuple):
-        return [mask_value(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {mask_value(k, secrets): mask_value(v, secrets) for k, v in value.items()}
-    return value
 
 
 def mask_error(error: NodeError, secrets: Iterable[str]) -> NodeError:

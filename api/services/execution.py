@@ -21,6 +21,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from api.services.run_records import mark_running, record_outcome
 from shared.database.models import RunStatus, WorkflowRun
+from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
 
@@ -41,6 +42,9 @@ class RecordedRun:
     """The workflow of the row's spec (``run_records.run_spec``)."""
     checkpointer: BaseCheckpointSaver
     """Where the run's checkpoints are, usually a ``TortoiseSaver``."""
+    redactor: Redactor | None = None
+    """Redacts each outcome's outputs and error before it is stored; None (the command line)
+    stores them as the run returned them."""
 
     @property
     def run_id(self) -> str:
@@ -116,5 +120,5 @@ class RecordedRun:
 
     async def _recorded(self, call: Awaitable[RunOutcome], services: RuntimeServices) -> RunOutcome:
         outcome = await call
-        await record_outcome(self.record, outcome, at=services.clock.now())
+        await record_outcome(self.record, outcome, at=services.clock.now(), redactor=self.redactor)
         return outcome

@@ -19,6 +19,12 @@ A notification that arrives while it reads is kept until its next ``wait``. One 
 process (``app.state.run_events``); workers on other machines will notify through Redis
 behind the same two calls.
 
+What is stored goes through the process's ``Redactor`` first (when the sink has one): every
+remembered secret value is masked in the event's data, and the values under sensitive key names
+(``password``, ``token``, ``authorization``, …) are hidden, in the event and in its step's
+input, output and error. Followers (SSE) read the stored rows, so they see the redacted data
+only. The run's checkpoints are not touched here (see ``shared.redaction``).
+
 The sink never raises (a failing sink would fail a node that succeeded): a write that fails is
 logged without its data (which may hold run inputs and outputs) and the run goes on.
 """
@@ -29,12 +35,14 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 
 from shared.database.models import RunEventRecord, RunStep, StepStatus, WorkflowRun, json_value
+from shared.redaction import Redactor
 from workflow_compiler.events import RunEvent
 
 __all__ = ["EVENT_DURATION_KEY", "EVENT_SCOPE_KEY", "RecordingSink", "RunEventHub", "Subscription"]
@@ -124,12 +132,21 @@ class RecordingSink:
     Args:
         run: The run's row (its tenant and id are used).
         hub: Told about each event written; None when nobody can follow (the CLI).
+        redactor: Redacts each event before it is stored; None stores events as emitted
+            (the runner has masked the secret values its nodes read).
     """
 
-    def __init__(self, run: WorkflowRun, *, hub: RunEventHub | None = None) -> None:
+    def __init__(
+        self,
+        run: WorkflowRun,
+        *,
+        hub: RunEventHub | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self._tenant_id = run.tenant_id
         self._run_id = run.id
         self._hub = hub
+        self._redactor = redactor
         self._lock = asyncio.Lock()
         self._last_seq: int | None = None
 
@@ -139,6 +156,8 @@ class RecordingSink:
         Serialized: the items of a for_each emit concurrently, and ``seq`` must follow the
         order in which events are stored.
         """
+        if self._redactor is not None:
+            event = replace(event, data=self._redactor.value(event.data))
         async with self._lock:
             stored = await self._append(event)
             if event.node_id is not None and event.attempt is not None:

@@ -33,6 +33,7 @@ from shared.database.models import (
 )
 from shared.errors import ConflictError, NotFoundError, PlaitError
 from shared.ids import ID_BODY_LENGTH, IdPrefix
+from shared.redaction import Redactor
 from workflow_compiler.inputs import validate_inputs
 from workflow_compiler.lowering import RunOutcome
 from workflow_compiler.spec import WorkflowSpec
@@ -202,7 +203,9 @@ async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = Fa
         raise RunEndedError(f"run {run.id!r} is {run.status}: it does not execute again")
 
 
-async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime) -> bool:
+async def record_outcome(
+    run: WorkflowRun, outcome: RunOutcome, *, at: datetime, redactor: Redactor | None = None
+) -> bool:
     """Store where a run got to: its status, and its outputs or its error.
 
     Only a row that still says ``running`` is written: a run canceled while it executed
@@ -212,6 +215,8 @@ async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime)
         run: The row to update (updated in place too).
         outcome: What the last call on the compiled workflow returned.
         at: Now; becomes ``ended_at`` when the run completed or failed.
+        redactor: Redacts the outputs (secret values and sensitive keys) and masks the error
+            message before they are stored; None stores them as the run returned them.
 
     Returns:
         Whether the outcome was stored.
@@ -219,6 +224,10 @@ async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime)
     status = RunStatus(outcome.status)
     error = outcome.error
     outputs = outcome.output if status is RunStatus.COMPLETED else None
+    message = error.message if error is not None else None
+    if redactor is not None:
+        outputs = redactor.value(outputs)
+        message = redactor.text(message) if message is not None else None
     stored = await _write(
         run,
         (RunStatus.RUNNING,),
@@ -226,7 +235,7 @@ async def record_outcome(run: WorkflowRun, outcome: RunOutcome, *, at: datetime)
             "status": status,
             "outputs": json_value(outputs),
             "error_code": error.kind.value if error is not None else None,
-            "error_message": error.message if error is not None else None,
+            "error_message": message,
             "ended_at": at if status in _FINAL else None,
             "updated_at": at,
         },

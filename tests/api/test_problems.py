@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict
 from tortoise.exceptions import OperationalError
 
@@ -17,9 +18,13 @@ from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from shared.config import Settings
 from shared.database import DatabaseUnavailableError
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, PlaitError
+from shared.redaction import Redactor
 from workflow_compiler.errors import CheckIssue, InputsInvalidError, SpecInvalidError
 
 _SECRET_TEXT = "password=hunter2 in SELECT * FROM secrets"
+
+_REMEMBERED = "sk-live-4f9a2c"
+"""A secret value the app's redactor remembers."""
 
 _RAISED: dict[str, Exception] = {
     "not-found": NotFoundError("workflow wf_1 not found"),
@@ -41,6 +46,11 @@ _RAISED: dict[str, Exception] = {
     "other-operational": OperationalError(sqlite3.OperationalError(_SECRET_TEXT)),
     "unmapped-plait-error": PlaitError(_SECRET_TEXT),
     "bug": RuntimeError(_SECRET_TEXT),
+    "remembered-not-found": NotFoundError(f"no provider with key {_REMEMBERED}"),
+    "remembered-inputs-invalid": InputsInvalidError(
+        [CheckIssue(path="inputs.key", message=f"'{_REMEMBERED}' is not an email")]
+    ),
+    "remembered-http": HTTPException(status_code=400, detail=f"bad header {_REMEMBERED}"),
 }
 
 
@@ -66,14 +76,31 @@ def _test_router() -> APIRouter:
     return router
 
 
-@pytest.fixture
-async def client(database: str) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def _serving(database: str, redactor: Redactor | None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app with the test routes, its redactor replaced by ``redactor``."""
     app: FastAPI = create_app(Settings(database_url=database, migrate_on_start=False))
     app.include_router(_test_router(), prefix="/v1")
+    app.state.redactor = redactor
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@pytest.fixture
+async def client(database: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with _serving(database, None) as client:
+        yield client
+
+
+@pytest.fixture
+async def redacting_client(database: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, its redactor remembering ``_REMEMBERED``."""
+    redactor = Redactor()
+    redactor.remember([_REMEMBERED])
+    async with _serving(database, redactor) as client:
+        yield client
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
@@ -202,3 +229,46 @@ class TestRequestValidationProblems:
         response = await client.post("/v1/test/items", json={"name": "a"})
         body = _problem(response, 422, "validation_failed")
         assert body["errors"] == [{"path": "body.count", "message": "Field required"}]
+
+
+class TestRedaction:
+    @pytest.mark.parametrize(
+        ("kind", "status", "code", "detail"),
+        [
+            ("remembered-not-found", 404, "not_found", "no provider with key ***"),
+            ("remembered-http", 400, "bad_request", "bad header ***"),
+        ],
+    )
+    async def test_a_remembered_value_is_masked_in_the_detail(
+        self, redacting_client: httpx.AsyncClient, kind: str, status: int, code: str, detail: str
+    ) -> None:
+        response = await redacting_client.get(f"/v1/test/raise/{kind}")
+
+        assert _problem(response, status, code)["detail"] == detail
+
+    async def test_a_remembered_value_is_masked_in_field_errors(
+        self, redacting_client: httpx.AsyncClient
+    ) -> None:
+        response = await redacting_client.get("/v1/test/raise/remembered-inputs-invalid")
+
+        body = _problem(response, 422, "inputs_invalid")
+        assert body["errors"] == [{"path": "inputs.key", "message": "'***' is not an email"}]
+
+    async def test_a_remembered_value_is_masked_in_a_request_field_path(
+        self, redacting_client: httpx.AsyncClient
+    ) -> None:
+        response = await redacting_client.post(
+            "/v1/test/items", json={"name": "a", "count": 1, _REMEMBERED: True}
+        )
+
+        body = _problem(response, 422, "validation_failed")
+        assert [error["path"] for error in body["errors"]] == ["body.***"]
+        assert _REMEMBERED not in response.text
+
+    async def test_an_app_without_a_redactor_answers_as_raised(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/v1/test/raise/remembered-not-found")
+
+        body = _problem(response, 404, "not_found")
+        assert body["detail"] == f"no provider with key {_REMEMBERED}"

@@ -8,8 +8,9 @@ from typing import Any
 
 from langgraph.errors import GraphBubbleUp
 
+from shared.redaction import mask, mask_value
 from workflow_compiler.context import RunContext
-from workflow_compiler.error_mapping import mask, mask_error, mask_value
+from workflow_compiler.error_mapping import mask_error
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.events import EventKind, RunEvent
 from workflow_compiler.executors.base import AttemptTrace, Executor, Invocation, NodeResult

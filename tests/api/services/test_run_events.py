@@ -4,19 +4,24 @@ a node in a scope, secrets kept out; RunEventHub: notifications are never lost."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from api.services import RecordingSink, RunEventHub, local_tenant
+from api.services import RecordedRun, RecordingSink, RunEventHub, create_run, local_tenant
+from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import RunEventRecord, RunStep, StepStatus, WorkflowRun
-from tests.support.runs import recorded_run, recording
+from shared.redaction import MASK, Redactor
+from tests.support.runs import RUN_AT, recorded_run, recording
 from tests.workflow_compiler.lowering.conftest import ProbeTool, probe_node, set_node, spec
+from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.events import RunEvent
+from workflow_compiler.lowering import compile_workflow
 from workflow_compiler.registries.tools import ToolContext
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -284,6 +289,85 @@ class TestSteps:
         assert (step.prompt_tokens, step.completion_tokens, step.total_tokens) == (10, 5, 15)
         assert (step.status, step.output, step.duration_ms) == (StepStatus.COMPLETED, "hi", 12.5)
         assert step.started_at == AT
+
+
+REMEMBERED = "sk-live-4f9a2c"
+"""A secret value the process's redactor knows (a provider key, say) that the run did not
+read through ``secrets``: the runner cannot mask it, the sink must."""
+
+
+class TestRedaction:
+    async def test_stored_events_and_steps_are_redacted_but_the_checkpoint_is_not(
+        self, database: str, services: RuntimeServices
+    ) -> None:
+        redactor = Redactor()
+        redactor.remember([REMEMBERED])
+        login = {"password": "pw-1", "note": f"signed in with {REMEMBERED}"}
+        raw = spec(
+            set_node("login", login),
+            set_node("reuse", "{{ nodes.login.output.password }}"),
+            output={"login": "{{ nodes.login.output }}"},
+            inputs={"type": "object", "properties": {"api_token": {"type": "string"}}},
+        )
+        parsed = parse_spec(raw, tools=services.tools)
+        record = await create_run(
+            await local_tenant(), parsed, {"api_token": "input-token"}, at=RUN_AT
+        )
+        run = RecordedRun(
+            record=record,
+            compiled=compile_workflow(parsed),
+            checkpointer=TortoiseSaver(),
+            redactor=redactor,
+        )
+        sink = RecordingSink(record, redactor=redactor)
+
+        outcome = await run.start(dataclasses.replace(services, events=sink))
+
+        redacted = {"password": MASK, "note": "signed in with ***"}
+        rows = await RunEventRecord.filter(run_id=record.id).order_by("seq")
+        assert rows[0].data == {"inputs": {"api_token": MASK}}
+        assert rows[2].data["output"] == redacted
+        steps_by_node = {step.node_id: step for step in await steps(record.id)}
+        assert steps_by_node["login"].output == redacted
+        assert steps_by_node["reuse"].output == "pw-1"
+        stored = await WorkflowRun.get(id=record.id)
+        assert stored.outputs == {"login": redacted}
+        assert stored.inputs == {"api_token": "input-token"}
+        saved = await TortoiseSaver().aget_tuple({"configurable": {"thread_id": record.id}})
+        assert saved is not None
+        assert saved.checkpoint["channel_values"]["out:login"]["password"] == "pw-1"
+        assert outcome.output == {"login": login}
+
+    async def test_an_error_message_and_input_are_masked_in_the_step(self, database: str) -> None:
+        redactor = Redactor()
+        redactor.remember([REMEMBERED])
+        record = await bare_run()
+        error = {"kind": "auth_error", "message": f"key {REMEMBERED} refused"}
+        sink = RecordingSink(record, redactor=redactor)
+
+        await sink.emit(
+            event(
+                "node_failed",
+                record.id,
+                node_id="ask",
+                attempt=1,
+                data={"error": error, "input": {"headers": {"Authorization": "Bearer x"}}},
+            )
+        )
+
+        [step] = await steps(record.id)
+        assert step.error_message == "key *** refused"
+        assert step.input == {"headers": {"Authorization": MASK}}
+        [stored] = await RunEventRecord.filter(run_id=record.id)
+        assert stored.data["error"]["message"] == "key *** refused"
+
+    async def test_without_a_redactor_events_are_stored_as_emitted(self, database: str) -> None:
+        record = await bare_run()
+
+        await RecordingSink(record).emit(event("run_started", record.id, data={"token": "t"}))
+
+        [stored] = await RunEventRecord.filter(run_id=record.id)
+        assert stored.data == {"token": "t"}
 
 
 class TestHub:

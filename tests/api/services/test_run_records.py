@@ -28,6 +28,7 @@ from shared.database.models import (
     WorkflowVersion,
 )
 from shared.ids import id_timestamp_ms
+from shared.redaction import MASK, Redactor
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.errors import ErrorKind, InputsInvalidError, NodeError
 from workflow_compiler.lowering import PendingInput, RunOutcome
@@ -231,3 +232,29 @@ class TestRecordOutcome:
             None,
             None,
         )
+
+    async def test_a_redactor_masks_the_outputs_and_the_error_message(
+        self, run: WorkflowRun, tenant: Tenant
+    ) -> None:
+        redactor = Redactor()
+        redactor.remember(["sk-live-4f9a2c"])
+        output = {"reply": "key sk-live-4f9a2c", "api_key": "k", "n": 1}
+        failed = await WorkflowRun.create(
+            tenant=tenant, spec=RAW_SPEC, spec_hash="0" * 64, source=RunSource.API
+        )
+        await mark_running(failed, at=AT)
+        error = NodeError(ErrorKind.AUTH_ERROR, "provider answered 401: bad key sk-live-4f9a2c")
+
+        await record_outcome(
+            run, RunOutcome(status="completed", output=output), at=AT, redactor=redactor
+        )
+        await record_outcome(
+            failed, RunOutcome(status="failed", error=error), at=AT, redactor=redactor
+        )
+
+        redacted = {"reply": "key ***", "api_key": MASK, "n": 1}
+        assert (await WorkflowRun.get(id=run.id)).outputs == redacted
+        assert run.outputs == redacted
+        stored = await WorkflowRun.get(id=failed.id)
+        assert stored.error_message == "provider answered 401: bad key ***"
+        assert error.message.endswith("sk-live-4f9a2c")
