@@ -11,6 +11,10 @@ with a fixed detail, never the exception's text (it may hold a query, a path or 
 A database that is down, or a SQLite database locked by another writer, is 503: retrying later
 may work.
 
+A detail or a field message may quote what a request or a run held: when the app has a
+``Redactor`` (``app.state.redactor``), every secret value it remembers is masked in them before
+the problem is sent.
+
 ``install_problem_handlers(app)`` registers the whole table; routers only raise.
 """
 
@@ -32,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from shared.errors import PlaitError
+from shared.redaction import Redactor
 from workflow_compiler.errors import CheckIssue, InputsInvalidError, SpecInvalidError
 
 __all__ = [
@@ -94,6 +99,7 @@ _DOMAIN_PROBLEMS: Mapping[str, _ProblemKind] = {
     "answer_invalid": _ProblemKind(status=422, title="The answers are invalid"),
     "state_patch_invalid": _ProblemKind(status=422, title="The state patch is invalid"),
     "annotations_invalid": _ProblemKind(status=422, title="The annotations are invalid"),
+    "secret_invalid": _ProblemKind(status=422, title="The secret is invalid"),
     "unauthenticated": _ProblemKind(status=401, title="A valid API key is required"),
     "not_found": _ProblemKind(status=404, title="Not found"),
     "conflict": _ProblemKind(status=409, title="Conflict with the current state"),
@@ -120,8 +126,23 @@ def problem_response(
     detail: str,
     errors: Sequence[ProblemFieldError] | None = None,
     headers: Mapping[str, str] | None = None,
+    redactor: Redactor | None = None,
 ) -> JSONResponse:
-    """The ``application/problem+json`` response for one problem."""
+    """The ``application/problem+json`` response for one problem.
+
+    Args:
+        redactor: Masks the secret values it remembers in ``detail`` and in each error's
+            ``path`` (a key of the request may be one) and ``message``.
+    """
+    if redactor is not None:
+        detail = redactor.text(detail)
+        if errors is not None:
+            errors = [
+                ProblemFieldError(
+                    path=redactor.text(error.path), message=redactor.text(error.message)
+                )
+                for error in errors
+            ]
     problem = Problem(
         type=PROBLEM_TYPE_BASE + code,
         title=title,
@@ -155,7 +176,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_middleware(_InternalErrorMiddleware)
 
 
-async def _request_validation_problem(_request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
@@ -164,6 +185,7 @@ async def _request_validation_problem(_request: Request, exc: Exception) -> JSON
             code="malformed_json",
             title="The request body is not valid JSON",
             detail="; ".join(_json_error_text(error) for error in errors),
+            redactor=_redactor(request),
         )
     return problem_response(
         status=422,
@@ -174,6 +196,7 @@ async def _request_validation_problem(_request: Request, exc: Exception) -> JSON
             ProblemFieldError(path=_loc_path(error.get("loc", ())), message=error["msg"])
             for error in errors
         ],
+        redactor=_redactor(request),
     )
 
 
@@ -189,6 +212,7 @@ async def _http_problem(request: Request, exc: Exception) -> JSONResponse:
         title=status.phrase,
         detail=detail,
         headers=exc.headers,
+        redactor=_redactor(request),
     )
 
 
@@ -205,7 +229,13 @@ async def _plait_problem(request: Request, exc: Exception) -> JSONResponse:
         detail=exc.message,
         errors=_issue_errors(issues) if issues is not None else None,
         headers=_challenge(kind.status) or _retry_after(kind.status),
+        redactor=_redactor(request),
     )
+
+
+def _redactor(request: Request) -> Redactor | None:
+    """The app's redactor; apps built without one (some tests) answer unredacted."""
+    return getattr(request.app.state, "redactor", None)
 
 
 def _challenge(status: int) -> dict[str, str] | None:

@@ -10,16 +10,27 @@ working directory, which wins over the defaults.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["CommaList", "Settings"]
 
 
 def _default_database_url(values: dict[str, Any]) -> str:
     return f"sqlite://{values['data_dir']}/plait.db"
+
+
+def _split_commas(value: Any) -> Any:
+    """``"a, b,,c"`` → ``["a", "b", "c"]``; a list given to the constructor stays as it is."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+"""A setting written as a comma-separated list in the environment (not as JSON)."""
 
 
 class Settings(BaseSettings):
@@ -82,6 +93,25 @@ class Settings(BaseSettings):
     )
     """Specs and run inputs are read whole, so this bounds what one request makes the server
     hold in memory."""
+
+    redact_keys: CommaList = Field(
+        default=(),
+        description="Extra key names whose values are hidden in run events, step input and "
+        "output, run outputs and logs, e.g. 'ssn,card_number'; added to the built-in names "
+        "(password, token, api_key, authorization, …). Compared lowercase, '-' read as '_'.",
+    )
+    """Added to ``shared.redaction.DEFAULT_KEY_NAMES``, never replacing them: a setting cannot
+    turn the built-in redaction off."""
+
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys that encrypt stored secrets: a comma-separated list of Fernet keys "
+        "(make one with 'plait secrets new-key'). The first encrypts, every one decrypts, so a "
+        "new key goes first and the old one stays until 'plait secrets rotate' has run. Unset: "
+        "the key in <data_dir>/secret.key, created on first start.",
+    )
+    """Parsed and checked by ``shared.crypto.load_secret_box``; a secret so that neither the
+    settings' ``repr`` nor an error shows the keys."""
 
     @model_validator(mode="after")
     def _check_pool_bounds(self) -> Self:

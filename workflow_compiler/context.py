@@ -28,7 +28,7 @@ class SecretResolver(Protocol):
         """Values of the named secrets.
 
         Raises:
-            NodeError: kind ``config_error`` naming the first secret that does not exist.
+            NodeError: kind ``secret_missing`` naming the first secret that does not exist.
         """
         ...
 

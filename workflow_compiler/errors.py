@@ -35,6 +35,9 @@ class ErrorKind(StrEnum):
     """Credentials were refused (401/403). Not retried."""
     CONFIG_ERROR = "config_error"
     """Something the node needs is not configured, e.g. a provider key. Not retried."""
+    SECRET_MISSING = "secret_missing"
+    """A ``secrets.NAME`` the node reads does not exist (or its value cannot be read). Not
+    retried: a person has to create the secret; the message names it."""
     VALIDATION_ERROR = "validation_error"
     """A value failed its JSON Schema: tool arguments, LLM output, human answer. Not retried."""
     EXPRESSION_ERROR = "expression_error"

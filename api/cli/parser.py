@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "runs": "api.cli.runs",
     "migrate": "api.cli.migrate",
     "keys": "api.cli.keys",
+    "secrets": "api.cli.secrets",
     "api": "api.cli.api_server",
     "serve": "api.cli.serve",
 }
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR)",
     )
     _keys(commands)
+    _secrets(commands)
     _api(commands)
     _serve(commands)
     return parser
@@ -203,6 +205,37 @@ def _keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     create.add_argument("--name", help="what the key is for, shown in lists")
     create.add_argument(
+        "--db",
+        metavar="URL",
+        help="the database (default: PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR)",
+    )
+
+
+def _secrets(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plait secrets new-key | rotate``: the keys that encrypt stored secrets."""
+    secrets = commands.add_parser(
+        "secrets",
+        help="manage the keys that encrypt stored secrets",
+        description="Commands on the encryption keys of stored secrets (PLAIT_SECRET_KEYS, or "
+        "the key file secret.key in PLAIT_DATA_DIR). See docs/security.md for rotating keys.",
+    )
+    secrets_commands = secrets.add_subparsers(
+        title="commands", metavar="COMMAND", dest="secrets_command", required=True
+    )
+    secrets_commands.add_parser(
+        "new-key",
+        help="print a new encryption key",
+        description="Print a new random Fernet key on stdout, for PLAIT_SECRET_KEYS.",
+    )
+    rotate = secrets_commands.add_parser(
+        "rotate",
+        help="re-encrypt every secret under the first key",
+        description="Re-encrypt every stored secret, of every tenant, under the first key of "
+        "PLAIT_SECRET_KEYS, and print how many were re-encrypted and how many already were. "
+        "Every key a secret was encrypted under must still be configured (after the first). "
+        "Safe to repeat.",
+    )
+    rotate.add_argument(
         "--db",
         metavar="URL",
         help="the database (default: PLAIT_DATABASE_URL, else the SQLite file in PLAIT_DATA_DIR)",

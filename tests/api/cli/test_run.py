@@ -199,7 +199,7 @@ class TestRunFailures:
         result = cli("run", str(write_spec(spec)))
         assert result.code == 1
         assert result.err.splitlines()[-1] == (
-            "error: node 'tok' failed: config_error: "
+            "error: node 'tok' failed: secret_missing: "
             "secret 'API_TOKEN' is not set (set PLAIT_SECRET_API_TOKEN for the CLI)"
         )
 

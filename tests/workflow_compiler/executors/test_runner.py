@@ -287,7 +287,7 @@ class TestSecrets:
 
         assert "secrets" not in executor.calls[0].scope
 
-    async def test_a_missing_secret_is_a_config_error_before_the_executor_runs(
+    async def test_a_missing_secret_fails_with_secret_missing_before_the_executor_runs(
         self, run: RunContext, events: CollectingSink
     ) -> None:
         executor = Scripted("never")
@@ -297,7 +297,7 @@ class TestSecrets:
                 set_node(value="{{ secrets.NOPE }}", retry={"max_attempts": 3}), executor, run
             )
 
-        assert info.value.kind is ErrorKind.CONFIG_ERROR
+        assert info.value.kind is ErrorKind.SECRET_MISSING
         assert "'NOPE'" in info.value.message
         assert executor.calls == []
         assert events.kinds() == ["node_started", "node_failed"]
