@@ -15,13 +15,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import State
 
 from api.services import Principal, UnauthenticatedError, authenticate
 from api.services.run_events import RunEventHub
+from shared.crypto import SecretBox
 from shared.database.models import Role
+from shared.redaction import Redactor
 from workflow_compiler.registries.builtin import default_tool_registry
 from workflow_compiler.registries.models import ModelProviders, StaticModelProviders
 from workflow_compiler.registries.tools import ToolRegistry
@@ -29,9 +32,12 @@ from workflow_compiler.registries.tools import ToolRegistry
 __all__ = [
     "Admin",
     "CurrentPrincipal",
+    "HttpDep",
     "Operator",
     "ProvidersDep",
+    "RedactorDep",
     "RunEventHubDep",
+    "SecretBoxDep",
     "SseHeartbeatDep",
     "ToolsDep",
     "app_model_providers",
@@ -121,6 +127,36 @@ def _model_providers(request: Request) -> ModelProviders:
 
 ProvidersDep = Annotated[ModelProviders, Depends(_model_providers)]
 """The model providers ``llm`` nodes resolve their ``provider`` with."""
+
+
+def _http(request: Request) -> httpx.AsyncClient:
+    """The app's client (``app.state.http``, opened by the lifespan)."""
+    http: httpx.AsyncClient = request.app.state.http
+    return http
+
+
+HttpDep = Annotated[httpx.AsyncClient, Depends(_http)]
+"""The process's outbound HTTP client: requests to model providers share its connections."""
+
+
+def _redactor(request: Request) -> Redactor:
+    """The app's redactor (``app.state.redactor``, made by ``create_app``)."""
+    redactor: Redactor = request.app.state.redactor
+    return redactor
+
+
+RedactorDep = Annotated[Redactor, Depends(_redactor)]
+"""Remembers the secret values the process uses, so that they are masked wherever they show."""
+
+
+def _secret_box(request: Request) -> SecretBox:
+    """The app's box (``app.state.secret_box``, opened and checked by the lifespan)."""
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+SecretBoxDep = Annotated[SecretBox, Depends(_secret_box)]
+"""Encrypts secret values before they are stored, and decrypts them where they are used."""
 
 
 def _run_events(request: Request) -> RunEventHub:

@@ -7,7 +7,16 @@ and turned into problems by ``api.problems``.
 
 from fastapi import APIRouter
 
-from api.routers import audit, catalog, health, run_history, runs, workflows
+from api.routers import (
+    audit,
+    catalog,
+    health,
+    providers,
+    run_history,
+    runs,
+    secrets,
+    workflows,
+)
 
 __all__ = ["API_ROUTER"]
 
@@ -18,3 +27,5 @@ API_ROUTER.include_router(catalog.router)
 API_ROUTER.include_router(runs.router)
 API_ROUTER.include_router(run_history.router)
 API_ROUTER.include_router(audit.router)
+API_ROUTER.include_router(secrets.router)
+API_ROUTER.include_router(providers.router)

@@ -41,8 +41,8 @@ async def get_tools(_principal: CurrentPrincipal, tools: ToolsDep) -> ToolList:
 
 
 @router.get("/models")
-async def get_models(_principal: CurrentPrincipal, providers: ProvidersDep) -> ModelProviderList:
-    """List the model providers and whether each has its key configured (never the key)."""
-    return ModelProviderList(
-        items=[ModelProviderPublic.model_validate(info) for info in list_model_providers(providers)]
-    )
+async def get_models(principal: CurrentPrincipal, providers: ProvidersDep) -> ModelProviderList:
+    """List the model providers an ``llm`` node may name: the tenant's own and the server's
+    environment ones, with whether each can be called and which is the default (never a key)."""
+    infos = await list_model_providers(principal.tenant_id, environment=providers)
+    return ModelProviderList(items=[ModelProviderPublic.model_validate(info) for info in infos])

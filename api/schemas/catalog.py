@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.services.catalog import ProviderSource
+from shared.database.models import ProviderKind
+
 
 class _Public(BaseModel):
     """Read from the service's dataclasses by attribute."""
@@ -53,13 +56,25 @@ class ModelProviderPublic(_Public):
     """One model provider an ``llm`` node may name. Never carries the provider's key."""
 
     name: str
+    """What an ``llm`` node's ``provider`` says to use it."""
+    kind: ProviderKind
+    """The API it speaks."""
+    base_url: str | None
+    """Where its API is; null for the kind's public endpoint (or unknown)."""
+    source: ProviderSource
+    """``tenant``: configured with ``PUT /v1/providers/{name}``; ``environment``: by the
+    server's environment (``OPENAI_API_KEY``), for every tenant without a provider of that
+    name."""
     configured: bool
-    """Whether its key is set, so that ``llm`` nodes naming it can run."""
+    """Whether it can be called: the secret holding its key exists (or its key is set in the
+    environment). Nodes using an unconfigured provider fail."""
     default_model: str | None
     """The model used when a node names none; null when unknown."""
+    default: bool
+    """Whether ``llm`` nodes without ``provider`` use it."""
 
 
 class ModelProviderList(BaseModel):
-    """Every model provider, by name."""
+    """Every model provider the caller's ``llm`` nodes may name, by name."""
 
     items: list[ModelProviderPublic]

@@ -6,27 +6,32 @@ from what a spec is checked against:
 - node types, from the pydantic models of spec v1 (``workflow_compiler.spec.Node``): each
   type's JSON Schema uses the spec's field names (``else``, ``as``, ``schema``), not Python's;
 - tools, from the tool registry the runs use;
-- model providers, from the ``ModelProviders`` the runs use, with whether each is ready to
-  call (its key is set). Keys never leave the providers: only the name, readiness and
-  default model are listed.
+- model providers, from the same sources as a run's (``api.services.providers``): the
+  tenant's stored providers, with whether the secret holding each one's key exists, and the
+  server's environment providers whose names the tenant did not take. Keys never leave the
+  providers: only names, endpoints, readiness and default models are listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
+from api.services.providers import configured_secrets, default_provider
+from shared.database.models import ModelProvider, ProviderKind
+from workflow_compiler.error_mapping import display_url
 from workflow_compiler.errors import NodeError
-from workflow_compiler.registries.models import ModelProviders
+from workflow_compiler.registries.models import ModelProviders, ProviderHandle
 from workflow_compiler.registries.tools import ToolRegistry
 from workflow_compiler.spec import Node
 
 __all__ = [
     "ModelProviderInfo",
     "NodeTypeInfo",
+    "ProviderSource",
     "ToolInfo",
     "list_model_providers",
     "list_node_types",
@@ -57,15 +62,29 @@ class ToolInfo:
     side_effecting: bool
 
 
+ProviderSource = Literal["tenant", "environment"]
+"""Where a provider is configured: stored for the tenant (``PUT /v1/providers/{name}``), or in
+the server's environment (``OPENAI_API_KEY``, …), shared by every tenant."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelProviderInfo:
     """One model provider an ``llm`` node may name."""
 
     name: str
+    kind: ProviderKind
+    base_url: str | None
+    """Where its API is; None for the kind's public endpoint (or unknown, for an
+    unconfigured environment provider)."""
+    source: ProviderSource
     configured: bool
-    """Whether it can be called now (its key is set); an unconfigured one fails the node."""
+    """Whether it can be called now (its key's secret exists, or its key is set in the
+    environment); an unconfigured one fails the nodes that use it."""
     default_model: str | None
-    """The model used when a node names none; unknown for an unconfigured provider."""
+    """The model used when a node names none; unknown for an unconfigured environment
+    provider."""
+    default: bool
+    """Whether ``llm`` nodes without ``provider`` use it."""
 
 
 def list_node_types() -> list[NodeTypeInfo]:
@@ -91,14 +110,38 @@ def list_tools(registry: ToolRegistry) -> list[ToolInfo]:
     return tools
 
 
-def list_model_providers(providers: ModelProviders) -> list[ModelProviderInfo]:
-    """Every provider ``providers`` knows, by name, with whether it is ready to call.
+async def list_model_providers(
+    tenant_id: str, *, environment: ModelProviders
+) -> list[ModelProviderInfo]:
+    """Every provider the tenant's ``llm`` nodes may name, by name, with whether each is ready.
 
     Args:
-        providers: The providers runs resolve ``llm`` nodes with (from the environment for
-            now; from the database once providers are stored per tenant).
+        tenant_id: Whose stored providers to list.
+        environment: The server's providers (``StaticModelProviders.from_env``); those whose
+            name the tenant took are hidden, as a run does not see them either.
     """
-    return [_provider_info(providers, name) for name in providers.names()]
+    stored = await ModelProvider.filter(tenant_id=tenant_id)
+    secrets = await configured_secrets(tenant_id, {p.secret_name for p in stored})
+    default = default_provider([p.name for p in stored])
+    infos = [
+        ModelProviderInfo(
+            name=p.name,
+            kind=p.kind,
+            base_url=p.base_url,
+            source="tenant",
+            configured=p.secret_name in secrets,
+            default_model=p.default_model,
+            default=p.name == default,
+        )
+        for p in stored
+    ]
+    taken = {p.name for p in stored}
+    infos += [
+        _environment_info(environment, name, default=name == default)
+        for name in environment.names()
+        if name not in taken
+    ]
+    return sorted(infos, key=lambda info: info.name)
 
 
 def _node_models() -> tuple[type[BaseModel], ...]:
@@ -135,10 +178,19 @@ def _first_line(doc: str | None) -> str:
     return doc.strip().splitlines()[0]
 
 
-def _provider_info(providers: ModelProviders, name: str) -> ModelProviderInfo:
-    """Resolving a provider is how the protocol tells a ready one from one without a key."""
+def _environment_info(providers: ModelProviders, name: str, *, default: bool) -> ModelProviderInfo:
+    """Resolving a provider is how the protocol tells a ready one from one without a key.
+    Its base URL is shown without user info or query, where credentials may travel."""
     try:
-        handle = providers.get(name)
+        handle: ProviderHandle | None = providers.get(name)
     except NodeError:
-        return ModelProviderInfo(name=name, configured=False, default_model=None)
-    return ModelProviderInfo(name=name, configured=True, default_model=handle.default_model)
+        handle = None
+    return ModelProviderInfo(
+        name=name,
+        kind=ProviderKind.OPENAI,
+        base_url=None if handle is None else display_url(handle.client.base_url).rstrip("/"),
+        source="environment",
+        configured=handle is not None,
+        default_model=None if handle is None else handle.default_model,
+        default=default,
+    )

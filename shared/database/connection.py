@@ -66,7 +66,16 @@ CONNECTION_NAME = "default"
 
 MODEL_MODULES: tuple[str, ...] = tuple(
     f"shared.database.models.{name}"
-    for name in ("tenancy", "workflows", "runs", "secrets", "triggers", "agents", "checkpoints")
+    for name in (
+        "tenancy",
+        "workflows",
+        "runs",
+        "secrets",
+        "providers",
+        "triggers",
+        "agents",
+        "checkpoints",
+    )
 )
 """Every module that defines models; a model outside these is unknown to Tortoise."""
 
@@ -234,8 +243,15 @@ async def _apply_migrations(url: str) -> list[str]:
     async with TortoiseContext() as context:
         await context.init(config=config)
         client = context.db(CONNECTION_NAME)
-        await _check_reachable(client, url)
+        # SQLite opens its connection (and switches the file to WAL) on the first query,
+        # which fails at once, busy timeout or not, while another migrator writes: there the
+        # first query waits for the lock file. PostgreSQL needs the connection for its lock.
+        on_sqlite = _sqlite_file(config) is not None
+        if not on_sqlite:
+            await _check_reachable(client, url)
         async with _migration_lock(client, config):
+            if on_sqlite:
+                await _check_reachable(client, url)
             executor = MigrationExecutor(client, {APP_LABEL: config["apps"][APP_LABEL]})
             await executor.migrate(progress=on_progress)
     return applied

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
 from openai import AsyncOpenAI
 
 from workflow_compiler.errors import ErrorKind, NodeError
@@ -45,17 +46,27 @@ class StaticModelProviders:
         self._default = default
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> StaticModelProviders:
+    def from_env(
+        cls, environ: Mapping[str, str], *, http_client: httpx.AsyncClient | None = None
+    ) -> StaticModelProviders:
         """An ``openai`` provider from ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``.
 
         Without a key the provider is still listed, and using it fails with a message that
         says which variable to set.
+
+        Args:
+            environ: The environment to read.
+            http_client: The client to send requests with; None gives the provider a
+                connection pool of its own, which suits one built once per process.
         """
         key = environ.get("OPENAI_API_KEY")
         if not key:
             return cls({}, "openai")
         client = AsyncOpenAI(
-            api_key=key, base_url=environ.get("OPENAI_BASE_URL") or None, max_retries=0
+            api_key=key,
+            base_url=environ.get("OPENAI_BASE_URL") or None,
+            http_client=http_client,
+            max_retries=0,
         )
         handle = ProviderHandle(
             name="openai", client=client, default_model=environ.get("OPENAI_MODEL")

@@ -22,6 +22,7 @@ from shared.database.models.agents import (
     ProposalStatus,
     SpecProposal,
 )
+from shared.database.models.providers import ModelProvider, ProviderKind
 from shared.database.models.runs import (
     RunEventRecord,
     RunSource,
@@ -47,7 +48,9 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "MessageRole",
+    "ModelProvider",
     "ProposalStatus",
+    "ProviderKind",
     "Role",
     "RunEventRecord",
     "RunSource",

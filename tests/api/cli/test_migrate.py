@@ -28,7 +28,11 @@ class TestMigrate:
 
         result = cli("migrate", "--database-url", url)
 
-        assert (result.code, result.out, result.err) == (0, "applied 0001_initial\n", "")
+        assert (result.code, result.out, result.err) == (
+            0,
+            "applied 0001_initial\napplied 0002_model_providers\n",
+            "",
+        )
         assert (tmp_path / "new" / "plait.db").is_file()
 
     def test_a_second_run_applies_nothing(self, cli: CliRunner, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -13,8 +14,9 @@ from api.app import create_app
 from api.problems import PROBLEM_TYPE_BASE
 from api.services import create_api_key
 from shared.config import Settings
-from shared.database.models import Role, Tenant
+from shared.database.models import ModelProvider, Role, Tenant
 from tests.api.test_app import serving
+from tests.support.secrets import make_box, store_secret
 from workflow_compiler.registries.tools import ToolRegistry
 from workflow_compiler.tools.http_request import ARGS_SCHEMA, RESULT_SCHEMA
 
@@ -108,27 +110,47 @@ class TestTools:
         assert response.json() == {"items": []}
 
 
+def provider_item(**fields: Any) -> dict[str, Any]:
+    """An item of ``/v1/catalog/models``: the environment's ``openai`` without a key, as the
+    default, unless ``fields`` say otherwise."""
+    item = {
+        "name": "openai",
+        "kind": "openai",
+        "base_url": None,
+        "source": "environment",
+        "configured": False,
+        "default_model": None,
+        "default": True,
+    }
+    return {**item, **fields}
+
+
 class TestModels:
-    """The providers are read from the environment when the app starts, so each test sets
-    the environment (``openai_env``, requested first) before ``client`` starts the app."""
+    """The environment's providers are read when the app starts, so each test sets the
+    environment (``openai_env``, requested first) before ``client`` starts the app."""
 
     @pytest.fixture
     def openai_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-leak-1234")
         monkeypatch.setenv("OPENAI_MODEL", "gpt-4o-mini")
+        monkeypatch.setenv("OPENAI_BASE_URL", "https://env.test/v1")
 
     @pytest.fixture
     def no_openai_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
-    async def test_a_configured_provider_without_its_key(
+    async def test_the_environments_provider_with_its_key_is_configured_never_shown(
         self, openai_env: None, client: httpx.AsyncClient, viewer: dict[str, str]
     ) -> None:
         response = await client.get("/v1/catalog/models", headers=viewer)
 
         assert response.status_code == 200
         assert response.json() == {
-            "items": [{"name": "openai", "configured": True, "default_model": "gpt-4o-mini"}]
+            "items": [
+                provider_item(
+                    base_url="https://env.test/v1", configured=True, default_model="gpt-4o-mini"
+                )
+            ]
         }
         assert "sk-do-not-leak" not in response.text
 
@@ -137,9 +159,28 @@ class TestModels:
     ) -> None:
         response = await client.get("/v1/catalog/models", headers=viewer)
 
-        assert response.json() == {
-            "items": [{"name": "openai", "configured": False, "default_model": None}]
-        }
+        assert response.json() == {"items": [provider_item()]}
+
+    async def test_the_callers_tenant_providers_become_configured_with_their_secret(
+        self, no_openai_env: None, client: httpx.AsyncClient, viewer: dict[str, str]
+    ) -> None:
+        tenant = await Tenant.get(name="acme")
+        await ModelProvider.create(
+            tenant=tenant, name="local", base_url="http://gpu.test/v1", secret_name="LOCAL_KEY"
+        )
+        await ModelProvider.create(
+            tenant=await Tenant.create(name="other"), name="theirs", secret_name="KEY"
+        )
+        before = await client.get("/v1/catalog/models", headers=viewer)
+        await store_secret(tenant.id, "LOCAL_KEY", "sk-local-abc", box=make_box())
+
+        after = await client.get("/v1/catalog/models", headers=viewer)
+
+        local = provider_item(name="local", base_url="http://gpu.test/v1", source="tenant")
+        environment = provider_item(default=False)
+        assert before.json()["items"] == [local, environment]
+        assert after.json()["items"] == [{**local, "configured": True}, environment]
+        assert "sk-local-abc" not in after.text
 
 
 class TestOpenApi:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
+import pytest
 from openai import AsyncOpenAI
 
 from api.services import (
@@ -15,6 +16,8 @@ from api.services import (
     list_node_types,
     list_tools,
 )
+from shared.database.models import ModelProvider, ProviderKind, Tenant
+from tests.support.secrets import make_box, store_secret
 from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.registries.models import ProviderHandle, StaticModelProviders
 from workflow_compiler.registries.tools import ToolContext, ToolRegistry
@@ -53,6 +56,11 @@ class _TwoProviders:
 
     def names(self) -> list[str]:
         return ["hosted", "local"]
+
+
+@pytest.fixture
+async def tenant(database: str) -> Tenant:
+    return await Tenant.create(name="acme")
 
 
 class TestListNodeTypes:
@@ -120,25 +128,100 @@ class TestListTools:
 
 
 class TestListModelProviders:
-    def test_openai_without_a_key_is_listed_as_not_configured(self) -> None:
+    @staticmethod
+    def environment(name: str, *, configured: bool, **fields: Any) -> ModelProviderInfo:
+        values: dict[str, Any] = {"base_url": None, "default_model": None, "default": False}
+        return ModelProviderInfo(
+            name=name,
+            kind=ProviderKind.OPENAI,
+            source="environment",
+            configured=configured,
+            **{**values, **fields},
+        )
+
+    async def test_openai_without_a_key_is_listed_as_not_configured(self, tenant: Tenant) -> None:
         providers = StaticModelProviders.from_env({})
 
-        assert list_model_providers(providers) == [
-            ModelProviderInfo(name="openai", configured=False, default_model=None)
+        assert await list_model_providers(tenant.id, environment=providers) == [
+            self.environment("openai", configured=False, default=True)
         ]
 
-    def test_openai_with_a_key_is_configured_with_its_default_model(self) -> None:
-        environ = {"OPENAI_API_KEY": "sk-secret", "OPENAI_MODEL": "gpt-4o-mini"}
+    async def test_openai_with_a_key_is_configured_with_its_endpoint_and_model(
+        self, tenant: Tenant
+    ) -> None:
+        environ = {
+            "OPENAI_API_KEY": "sk-secret",
+            "OPENAI_MODEL": "gpt-4o-mini",
+            "OPENAI_BASE_URL": "https://user:pw@env.test/v1?token=t",
+        }
 
-        infos = list_model_providers(StaticModelProviders.from_env(environ))
+        infos = await list_model_providers(
+            tenant.id, environment=StaticModelProviders.from_env(environ)
+        )
 
         assert infos == [
-            ModelProviderInfo(name="openai", configured=True, default_model="gpt-4o-mini")
+            self.environment(
+                "openai",
+                configured=True,
+                base_url="https://env.test/v1",
+                default_model="gpt-4o-mini",
+                default=True,
+            )
         ]
         assert "sk-secret" not in repr(infos)
 
-    def test_each_provider_of_any_source_is_checked(self) -> None:
-        assert list_model_providers(_TwoProviders()) == [
-            ModelProviderInfo(name="hosted", configured=False, default_model=None),
-            ModelProviderInfo(name="local", configured=True, default_model="llama"),
+    async def test_each_environment_provider_is_checked(self, tenant: Tenant) -> None:
+        assert await list_model_providers(tenant.id, environment=_TwoProviders()) == [
+            self.environment("hosted", configured=False),
+            self.environment(
+                "local",
+                configured=True,
+                base_url="https://api.openai.com/v1",
+                default_model="llama",
+            ),
+        ]
+
+    async def test_the_tenants_providers_with_whether_their_secret_exists(
+        self, tenant: Tenant
+    ) -> None:
+        box = make_box()
+        await ModelProvider.create(
+            tenant=tenant, name="local", base_url="http://gpu.test/v1", secret_name="LOCAL_KEY"
+        )
+        await ModelProvider.create(tenant=tenant, name="hosted", secret_name="HOSTED_KEY")
+        await store_secret(tenant.id, "LOCAL_KEY", "sk-local", box=box)
+        other = await Tenant.create(name="other")
+        await ModelProvider.create(tenant=other, name="theirs", secret_name="LOCAL_KEY")
+
+        infos = await list_model_providers(tenant.id, environment=StaticModelProviders.from_env({}))
+
+        assert [(i.name, i.source, i.configured, i.default) for i in infos] == [
+            ("hosted", "tenant", False, False),
+            ("local", "tenant", True, False),
+            ("openai", "environment", False, True),
+        ]
+        assert infos[1].base_url == "http://gpu.test/v1"
+
+    async def test_a_tenant_provider_hides_the_environments_of_the_same_name(
+        self, tenant: Tenant
+    ) -> None:
+        await ModelProvider.create(
+            tenant=tenant, name="openai", secret_name="KEY", default_model="gpt-5"
+        )
+        environ = {"OPENAI_API_KEY": "sk-env"}
+
+        infos = await list_model_providers(
+            tenant.id, environment=StaticModelProviders.from_env(environ)
+        )
+
+        assert infos == [
+            ModelProviderInfo(
+                name="openai",
+                kind=ProviderKind.OPENAI,
+                base_url=None,
+                source="tenant",
+                configured=False,
+                default_model="gpt-5",
+                default=True,
+            )
         ]
