@@ -13,8 +13,10 @@ the database clears again. One app per process owns the database at a time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import httpx
 from fastapi import FastAPI
@@ -28,11 +30,15 @@ from api.problems import install_problem_handlers
 from api.routers import API_ROUTER
 from api.routers.sse import SSE_HEARTBEAT_S
 from api.services import recovery
+from api.services.providers import tenant_model_providers
 from api.services.run_events import RecordingSink, RunEventHub
 from api.services.run_executor import RunExecutor
+from api.services.secrets import TenantSecrets
 from shared.config import Settings
+from shared.crypto import SecretBox, open_secret_box
 from shared.database import close_database, init_database
 from shared.database.checkpointer import TortoiseSaver
+from shared.redaction import LogRedaction, Redactor, redactor_for
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.secrets import MappingSecrets
 
@@ -61,6 +67,7 @@ def create_app(settings: Settings, *, recover_runs: bool = False) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.redactor = redactor_for(settings)
     app.state.recover_runs = recover_runs
     app.state.run_events = RunEventHub()
     app.state.sse_heartbeat_s = SSE_HEARTBEAT_S
@@ -74,6 +81,33 @@ def create_app(settings: Settings, *, recover_runs: bool = False) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    redactor: Redactor | None = app.state.redactor
+    stop_log_redaction = (
+        LogRedaction(redactor).install() if redactor is not None else _nothing_to_stop
+    )
+    try:
+        async with _database(settings), httpx.AsyncClient() as http:
+            app.state.http = http
+            app.state.secret_box = await open_secret_box(settings)
+            executor = app.state.runs = _run_executor(app.state, http)
+            try:
+                if app.state.recover_runs:
+                    await recovery.recover_runs(executor)
+                yield
+            finally:
+                await executor.aclose()
+    finally:
+        stop_log_redaction()
+
+
+def _nothing_to_stop() -> None:
+    return None
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[None]:
+    """The database, open (and migrated when configured) for the app's lifetime, and the
+    process-wide Tortoise context (see the module docstring)."""
     await init_database(
         settings.database_url,
         migrate=settings.migrate_on_start,
@@ -84,32 +118,40 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = get_current_context()
         assert context is not None, "init_database left no Tortoise context"
         set_global_context(context)
-        async with httpx.AsyncClient() as http:
-            app.state.http = http
-            executor = app.state.runs = _run_executor(app.state, http)
-            try:
-                if app.state.recover_runs:
-                    await recovery.recover_runs(executor)
-                yield
-            finally:
-                await executor.aclose()
+        yield
     finally:
         await close_database()
 
 
 def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
-    """The executor of the runs this process executes, on the app's tools and providers;
-    each run's events are recorded, and its followers told (``state.run_events``)."""
+    """The executor of the runs this process executes, on the app's tools; each run uses its
+    tenant's secrets and model providers, its events are recorded (redacted), and its
+    followers told (``state.run_events``)."""
     hub: RunEventHub = state.run_events
+    redactor: Redactor = state.redactor
     services = RuntimeServices(
         tools=app_tools(state),
         models=app_model_providers(state),
         secrets=MappingSecrets({}),
         http=http,
     )
+    box: SecretBox = state.secret_box
+
+    async def tenant_services(tenant_id: str, services: RuntimeServices) -> RuntimeServices:
+        """A tenant's runs read its encrypted secrets and use its model providers."""
+        return replace(
+            services,
+            secrets=TenantSecrets(tenant_id, box=box, redactor=redactor, clock=services.clock),
+            models=await tenant_model_providers(
+                tenant_id, box=box, redactor=redactor, environ=os.environ, http=http
+            ),
+        )
+
     return RunExecutor(
         services,
         checkpointer=TortoiseSaver(),
-        events_for=lambda run: RecordingSink(run, hub=hub),
+        events_for=lambda run: RecordingSink(run, hub=hub, redactor=redactor),
         on_change=hub.notify,
+        tenant_services=tenant_services,
+        redactor=redactor,
     )

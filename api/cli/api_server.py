@@ -8,16 +8,31 @@ opened, and migrated when ``PLAIT_MIGRATE_ON_START`` is on, by the app's lifespa
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import uvicorn
 
 from api.app import create_app
+from api.cli.database import open_database
 from api.cli.errors import EXIT_OK
 from api.cli.settings import load_settings
+from shared.config import Settings
+from shared.crypto import open_secret_box
 
 
 def command(args: argparse.Namespace) -> int:
-    """Serve the API on ``args.host``:``args.port`` until interrupted."""
-    app = create_app(load_settings())
+    """Serve the API on ``args.host``:``args.port`` until interrupted.
+
+    The encryption keys are checked first, so a wrong or missing key is one clear line
+    rather than a failed server start.
+    """
+    settings = load_settings()
+    asyncio.run(_check_keys(settings))
+    app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return EXIT_OK
+
+
+async def _check_keys(settings: Settings) -> None:
+    async with open_database(settings):
+        await open_secret_box(settings)

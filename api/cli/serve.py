@@ -29,6 +29,7 @@ from api.cli.errors import EXIT_FAILURE, EXIT_OK
 from api.cli.settings import load_settings
 from api.services.bootstrap import Bootstrap, SkippedExample, bootstrap, read_examples
 from shared.config import Settings
+from shared.crypto import open_secret_box
 from workflow_compiler.registries.builtin import default_tool_registry
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -53,6 +54,7 @@ async def _serve(settings: Settings, *, host: str, port: int) -> int:
         read_examples(EXAMPLES_DIR, tools=tools) if EXAMPLES_DIR.is_dir() else ([], [])
     )
     async with open_database(settings):
+        await open_secret_box(settings)  # a wrong or missing key stops here, clearly
         setup = await bootstrap(examples=examples, tools=tools, at=datetime.now(UTC))
     _report(setup, skipped)
     app = create_app(settings, recover_runs=True)

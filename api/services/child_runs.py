@@ -47,6 +47,7 @@ from api.services.run_records import INTERNAL_ERROR, record_internal_failure, ru
 from api.services.workflows import get_tenant_version, get_tenant_workflow
 from shared.database.models import RunStatus, WorkflowRun, WorkflowVersion
 from shared.errors import NotFoundError
+from shared.redaction import Redactor
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import ChildRunRequest, RuntimeServices
 from workflow_compiler.errors import ErrorKind, InputsInvalidError, NodeError, SpecInvalidError
@@ -91,6 +92,7 @@ class TenantChildRuns:
         services: RuntimeServices,
         checkpointer: BaseCheckpointSaver,
         events_for: EventsFor = _no_events,
+        redactor: Redactor | None = None,
     ) -> None:
         """
         Args:
@@ -99,11 +101,13 @@ class TenantChildRuns:
                 ``child_runs`` are replaced per child).
             checkpointer: Where children's checkpoints go; the parent's.
             events_for: The event sink of each child run.
+            redactor: Masks secrets and sensitive keys in the children's recorded outcomes.
         """
         self._tenant_id = tenant_id
         self._services = services
         self._checkpointer = checkpointer
         self._events_for = events_for
+        self._redactor = redactor
 
     async def run_child(self, request: ChildRunRequest) -> Any:
         """Start the node's child run, or take up the one it already has, until it stops.
@@ -227,7 +231,10 @@ class TenantChildRuns:
 
     def _recorded(self, child: WorkflowRun, spec: WorkflowSpec) -> RecordedRun:
         return RecordedRun(
-            record=child, compiled=compile_workflow(spec), checkpointer=self._checkpointer
+            record=child,
+            compiled=compile_workflow(spec),
+            checkpointer=self._checkpointer,
+            redactor=self._redactor,
         )
 
     def _services_for(self, child: WorkflowRun) -> RuntimeServices:

@@ -33,16 +33,20 @@ from api.services.child_runs import TenantChildRuns
 from api.services.execution import RecordedRun
 from api.services.run_records import RunEndedError, record_canceled, record_internal_failure
 from shared.database.models import WorkflowRun
+from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import EventSink, RunEvent
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
 
-__all__ = ["RunAction", "RunExecutor"]
+__all__ = ["RunAction", "RunExecutor", "TenantServices"]
 
 logger = logging.getLogger(__name__)
 
 RunAction = Callable[[RecordedRun, RuntimeServices], Awaitable[RunOutcome]]
 """What to do with a run: e.g. ``lambda run, services: run.start(services)``."""
+
+TenantServices = Callable[[str, RuntimeServices], Awaitable[RuntimeServices]]
+"""Given a tenant id and the process's services, the services that tenant's runs use."""
 
 _CANCEL_WAIT_S = 30.0
 """How long ``cancel`` waits for a canceled run's task to record its end."""
@@ -58,6 +62,10 @@ class RunExecutor:
         checkpointer: Where every run's checkpoints go (thread id = run id).
         events_for: The event sink of one run (its persisted event stream).
         on_change: Called with a run id after its status changed, to wake its followers.
+        tenant_services: The services of one tenant's runs, given the process's: its
+            secrets and model providers. None: every tenant uses ``services`` as they are.
+        redactor: Masks secrets and sensitive keys in the outcomes recorded (None: the
+            outcomes are recorded as they are).
     """
 
     def __init__(
@@ -67,11 +75,15 @@ class RunExecutor:
         checkpointer: BaseCheckpointSaver,
         events_for: Callable[[WorkflowRun], EventSink],
         on_change: Callable[[str], None],
+        tenant_services: TenantServices | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.services = services
         self.checkpointer = checkpointer
         self._events_for = events_for
         self._on_change = on_change
+        self._tenant_services = tenant_services
+        self._redactor = redactor
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._canceling: set[str] = set()
 
@@ -89,18 +101,13 @@ class RunExecutor:
         """
         if run.id in self._tasks:
             raise RuntimeError(f"run {run.id!r} is already executing in this process")
-        recorded = RecordedRun(record=run, compiled=compiled, checkpointer=self.checkpointer)
-        services = replace(
-            self.services,
-            events=self._events_for(run),
-            child_runs=TenantChildRuns(
-                run.tenant_id,
-                services=self.services,
-                checkpointer=self.checkpointer,
-                events_for=self._events_for,
-            ),
+        recorded = RecordedRun(
+            record=run,
+            compiled=compiled,
+            checkpointer=self.checkpointer,
+            redactor=self._redactor,
         )
-        task = asyncio.create_task(self._execute(recorded, services, action), name=run.id)
+        task = asyncio.create_task(self._execute(recorded, action), name=run.id)
         self._tasks[run.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
         return task
@@ -163,11 +170,27 @@ class RunExecutor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _execute(
-        self, recorded: RecordedRun, services: RuntimeServices, action: RunAction
-    ) -> None:
+    async def _services_for(self, run: WorkflowRun) -> RuntimeServices:
+        """The services of one execution of ``run``: its tenant's secrets and providers, its
+        own event stream, and child runs in its tenant (which execute with the same
+        tenant services)."""
+        tenant = self.services
+        if self._tenant_services is not None:
+            tenant = await self._tenant_services(run.tenant_id, self.services)
+        child_runs = TenantChildRuns(
+            run.tenant_id,
+            services=tenant,
+            checkpointer=self.checkpointer,
+            events_for=self._events_for,
+            redactor=self._redactor,
+        )
+        return replace(tenant, events=self._events_for(run), child_runs=child_runs)
+
+    async def _execute(self, recorded: RecordedRun, action: RunAction) -> None:
         run = recorded.record
+        services = replace(self.services, events=self._events_for(run))
         try:
+            services = await self._services_for(run)
             await action(recorded, services)
         except asyncio.CancelledError:
             if run.id not in self._canceling:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,8 +39,9 @@ def probe() -> ProbeTool:
 
 
 @pytest.fixture
-async def app(database: str, probe: ProbeTool) -> AsyncIterator[FastAPI]:
-    app = create_app(Settings(database_url=database, migrate_on_start=False))
+async def app(database: str, probe: ProbeTool, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    settings = Settings(database_url=database, migrate_on_start=False, data_dir=tmp_path)
+    app = create_app(settings)
     tools = default_tool_registry(load_plugins=False)
     tools.register(probe)
     app.state.tools = tools
