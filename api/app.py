@@ -138,19 +138,24 @@ def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
     box: SecretBox = state.secret_box
 
     async def tenant_services(tenant_id: str, services: RuntimeServices) -> RuntimeServices:
-        """A tenant's runs read its encrypted secrets and use its model providers."""
+        """A tenant's runs read its encrypted secrets and use its model providers; every secret
+        value the tenant has in use is masked in what its nodes output."""
+        tenant = redactor.for_tenant(tenant_id)
         return replace(
             services,
-            secrets=TenantSecrets(tenant_id, box=box, redactor=redactor, clock=services.clock),
+            secrets=TenantSecrets(tenant_id, box=box, redactor=tenant, clock=services.clock),
             models=await tenant_model_providers(
-                tenant_id, box=box, redactor=redactor, environ=os.environ, http=http
+                tenant_id, box=box, redactor=tenant, environ=os.environ, http=http
             ),
+            secrets_in_use=tenant.values,
         )
 
     return RunExecutor(
         services,
         checkpointer=TortoiseSaver(),
-        events_for=lambda run: RecordingSink(run, hub=hub, redactor=redactor),
+        events_for=lambda run: RecordingSink(
+            run, hub=hub, redactor=redactor.for_tenant(run.tenant_id)
+        ),
         on_change=hub.notify,
         tenant_services=tenant_services,
         redactor=redactor,

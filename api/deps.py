@@ -51,6 +51,7 @@ that the refusal is ours (a problem document) rather than FastAPI's own error bo
 
 
 async def _current_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The principal of the API key in the ``Authorization`` header.
@@ -60,7 +61,9 @@ async def _current_principal(
     """
     if credentials is None:
         raise UnauthenticatedError("an API key is required: send 'Authorization: Bearer <key>'")
-    return await authenticate(credentials.credentials, at=datetime.now(UTC))
+    principal = await authenticate(credentials.credentials, at=datetime.now(UTC))
+    request.state.tenant_id = principal.tenant_id  # problem details mask this tenant's secrets
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]

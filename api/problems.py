@@ -234,8 +234,13 @@ async def _plait_problem(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _redactor(request: Request) -> Redactor | None:
-    """The app's redactor; apps built without one (some tests) answer unredacted."""
-    return getattr(request.app.state, "redactor", None)
+    """The caller's tenant's view of the app's redactor (the process's own values only when
+    the caller is unknown: masking another tenant's values would confirm guesses of them).
+    Apps built without one (some tests) answer unredacted."""
+    redactor: Redactor | None = getattr(request.app.state, "redactor", None)
+    if redactor is None:
+        return None
+    return redactor.for_tenant(getattr(request.state, "tenant_id", None))
 
 
 def _challenge(status: int) -> dict[str, str] | None:

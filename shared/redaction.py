@@ -109,33 +109,84 @@ def mask_value(
     return value
 
 
+class _Values:
+    """The remembered values of a process, by tenant (None: the process's own, e.g. the
+    environment's API keys, which every tenant's data may contain)."""
+
+    def __init__(self) -> None:
+        self.by_tenant: dict[str | None, set[str]] = {}
+        self.ordered: dict[tuple[bool, str | None], tuple[str, ...]] = {}
+        """Longest first, per view (``(every tenant?, tenant)``), rebuilt when values change."""
+        self.lock = threading.Lock()
+
+
 class Redactor:
-    """Process-wide: the secret values in use, and the key names whose values are hidden."""
+    """The secret values in use, and the key names whose values are hidden.
+
+    One root per process (``redactor_for``): its ``text``/``value`` mask every value any
+    tenant uses (for logs, which mix tenants). ``for_tenant`` gives the view that run data and
+    answers of one tenant go through: it masks that tenant's values and the process's own
+    (tenant None), never another tenant's — otherwise a tenant could test guesses of another's
+    secrets by echoing them and watching them come back masked, and a short secret of one
+    tenant would mangle every other tenant's data.
+    """
 
     def __init__(self, *, key_names: Iterable[str] = DEFAULT_KEY_NAMES) -> None:
         self._key_names = frozenset(normalize_key(name) for name in key_names if name.strip())
-        self._values: set[str] = set()
-        self._ordered: tuple[str, ...] = ()
-        self._lock = threading.Lock()
+        self._values = _Values()
+        self._every_tenant = True
+        self._tenant: str | None = None
+
+    def for_tenant(self, tenant_id: str | None) -> Redactor:
+        """The view of one tenant (None: the process's own values only); what it remembers
+        is that tenant's."""
+        view = Redactor.__new__(Redactor)
+        view._key_names = self._key_names
+        view._values = self._values
+        view._every_tenant = False
+        view._tenant = tenant_id
+        return view
 
     def remember(self, values: Iterable[str]) -> None:
-        """Mask ``values`` from now on: they are secret values in use in this process."""
+        """Mask ``values`` from now on: secret values in use by this view's tenant (the
+        process's own, for the root)."""
         new = {value for value in values if value}
-        with self._lock:
-            if new <= self._values:
+        store = self._values
+        with store.lock:
+            known = store.by_tenant.setdefault(self._tenant, set())
+            if new <= known:
                 return
-            self._values |= new
-            # Readers use the tuple without the lock: replacing it is one atomic assignment.
-            self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+            known |= new
+            store.ordered = {}  # views rebuild their tuple on next use
 
     def text(self, text: str) -> str:
-        """``text`` with every remembered value replaced by ``***``."""
-        return mask(text, self._ordered)
+        """``text`` with every value this view masks replaced by ``***``."""
+        return mask(text, self._ordered())
 
     def value(self, value: Any) -> Any:
-        """A copy of the JSON value ``value``: remembered values masked in every string (dict
+        """A copy of the JSON value ``value``: masked values replaced in every string (dict
         keys too), and the value under a sensitive key name replaced by ``***``."""
-        return mask_value(value, self._ordered, is_sensitive=self.is_sensitive)
+        return mask_value(value, self._ordered(), is_sensitive=self.is_sensitive)
+
+    def values(self) -> tuple[str, ...]:
+        """The values this view masks, longest first."""
+        return self._ordered()
+
+    def _ordered(self) -> tuple[str, ...]:
+        store = self._values
+        key = (self._every_tenant, self._tenant)
+        ordered = store.ordered.get(key)
+        if ordered is None:
+            with store.lock:
+                if self._every_tenant:
+                    chosen: set[str] = set().union(*store.by_tenant.values())
+                else:
+                    chosen = store.by_tenant.get(None, set()) | store.by_tenant.get(
+                        self._tenant, set()
+                    )
+                ordered = tuple(sorted(chosen, key=len, reverse=True))
+                store.ordered[key] = ordered
+        return ordered
 
     def is_sensitive(self, key: str) -> bool:
         """Whether the value under ``key`` is hidden: its normalized name is a sensitive name,
@@ -161,8 +212,7 @@ class LogRedaction(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = self._redactor.text
-        if isinstance(record.msg, str):
-            record.msg = text(record.msg)
+        record.msg = text(record.msg if isinstance(record.msg, str) else str(record.msg))
         if isinstance(record.args, Mapping):
             record.args = {key: self._arg(arg) for key, arg in record.args.items()}
         elif record.args:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -79,6 +79,10 @@ class RuntimeServices:
     """Shared client for HTTP tools."""
     events: EventSink = field(default_factory=NullSink)
     clock: Clock = field(default_factory=SystemClock)
+    secrets_in_use: Callable[[], Sequence[str]] | None = None
+    """Every secret value the run's tenant has in use (the server's redactor); a node's output
+    and errors have them masked too, not only the secrets the node itself read. None: only
+    those (the CLI)."""
     rng: random.Random = field(default_factory=random.Random)
     """Source of retry jitter; tests seed it."""
     child_runs: ChildRuns | None = None

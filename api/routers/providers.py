@@ -95,5 +95,7 @@ async def check_provider(
 ) -> ProviderCheckPublic:
     """List the provider's models with its key. 200 whether or not it connects (the check
     ran): ``connected`` with the model ids, or the failure's kind and message."""
-    check = await service.check_provider(principal, name, box=box, redactor=redactor, http=http)
+    check = await service.check_provider(
+        principal, name, box=box, redactor=redactor.for_tenant(principal.tenant_id), http=http
+    )
     return ProviderCheckPublic.model_validate(check)

@@ -105,7 +105,7 @@ class RunExecutor:
             record=run,
             compiled=compiled,
             checkpointer=self.checkpointer,
-            redactor=self._redactor,
+            redactor=self._tenant_redactor(run),
         )
         task = asyncio.create_task(self._execute(recorded, action), name=run.id)
         self._tasks[run.id] = task
@@ -182,9 +182,13 @@ class RunExecutor:
             services=tenant,
             checkpointer=self.checkpointer,
             events_for=self._events_for,
-            redactor=self._redactor,
+            redactor=self._tenant_redactor(run),
         )
         return replace(tenant, events=self._events_for(run), child_runs=child_runs)
+
+    def _tenant_redactor(self, run: WorkflowRun) -> Redactor | None:
+        """What the run's outcomes are masked with: its tenant's secret values only."""
+        return None if self._redactor is None else self._redactor.for_tenant(run.tenant_id)
 
     async def _execute(self, recorded: RecordedRun, action: RunAction) -> None:
         run = recorded.record

@@ -49,6 +49,36 @@ class TestText:
         assert redactor.text(f"{SECRET} pw-2") == "*** ***"
 
 
+class TestTenants:
+    def test_a_tenants_view_masks_its_values_and_the_processs_not_another_tenants(self) -> None:
+        root = Redactor()
+        root.remember(["process-key-123"])
+        root.for_tenant("ten_a").remember(["a-secret-456"])
+        root.for_tenant("ten_b").remember(["b-secret-789"])
+        text = "process-key-123 a-secret-456 b-secret-789"
+
+        assert root.for_tenant("ten_a").text(text) == "*** *** b-secret-789"
+        assert root.for_tenant("ten_b").text(text) == "*** a-secret-456 ***"
+        assert root.for_tenant(None).text(text) == "*** a-secret-456 b-secret-789"
+
+    def test_the_root_masks_every_tenants_values_for_the_logs(self) -> None:
+        root = Redactor()
+        root.for_tenant("ten_a").remember(["a-secret-456"])
+        root.for_tenant("ten_b").remember(["b-secret-789"])
+
+        assert root.text("a-secret-456 b-secret-789") == "*** ***"
+        assert set(root.values()) == {"a-secret-456", "b-secret-789"}
+
+    def test_a_view_sees_values_remembered_after_it_was_made(self) -> None:
+        root = Redactor()
+        view = root.for_tenant("ten_a")
+        assert view.text("late-secret-1") == "late-secret-1"
+
+        root.for_tenant("ten_a").remember(["late-secret-1"])
+
+        assert view.text("late-secret-1") == MASK
+
+
 class TestValue:
     def test_values_are_masked_in_nested_strings_and_keys(self, redactor: Redactor) -> None:
         value = {
@@ -151,11 +181,13 @@ class TestLogs:
         with caplog.at_level(logging.INFO):
             logging.getLogger("plait.test").info("called with %s (%d tries)", SECRET, 3)
             logging.getLogger("uvicorn.error").warning(f"inline {SECRET}")
+            logging.getLogger("plait.test").warning(ValueError(f"bad {SECRET}"))
 
         assert SECRET not in caplog.text
         assert [r.getMessage() for r in caplog.records] == [
             "called with *** (3 tries)",
             "inline ***",
+            "bad ***",
         ]
 
     def test_arguments_stay_arguments_for_formatters_that_unpack_them(

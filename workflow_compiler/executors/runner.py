@@ -115,12 +115,16 @@ async def _attempt(
 ) -> NodeResult:
     """One attempt, with the secrets the node reads resolved into its scope and masked in
     whatever leaves it (output, error message, the input it reported in ``trace``), so no
-    secret is stored or sent on."""
+    secret is stored or sent on; so are the other secret values the run's tenant has in use
+    (``RuntimeServices.secrets_in_use``)."""
     secrets: list[str] = []
     if step.secrets:
         resolved = await run.services.secrets.resolve(step.secrets)
         secrets = [value for value in resolved.values() if value]
         scope = {**scope, "secrets": resolved}
+    in_use = run.services.secrets_in_use
+    if in_use is not None:
+        secrets += in_use()  # a node may output a secret it did not read: fetched back, echoed
     call = Invocation(
         run=run,
         node_id=step.node.id,

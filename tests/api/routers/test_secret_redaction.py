@@ -2,7 +2,9 @@
 blobs decoded), not in the logs, not in the event stream, not in any API answer about the run.
 
 One node echoes the secret in its output; another sends it in a header to an endpoint that
-answers it back in its body. The scan then looks for the plaintext everywhere.
+answers it back in its body; a third, which never read it, fetches it from where it was stored.
+The scan then looks for the plaintext everywhere. A second test checks that another tenant's
+data is not masked with this tenant's secret (which would let it test guesses).
 
 Needs the secrets API (``PUT /v1/secrets/{name}``) and the app's wiring of ``TenantSecrets`` and
 the ``Redactor`` (issue 6); it fails at the ``PUT`` until they exist. The app of the route
@@ -29,6 +31,8 @@ SECRET = "plait-e2e-s3cr3t-7Qx9"
 """The secret's plaintext: it must not be found anywhere."""
 
 ECHO_URL = "https://echo.test/whoami"
+STORED_URL = "https://echo.test/stored"
+"""Answers the secret in its body to a node that never read it (it was stored there before)."""
 
 SPEC: dict[str, Any] = {
     "version": "1",
@@ -43,8 +47,13 @@ SPEC: dict[str, Any] = {
                 "headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}"},
             },
         },
+        {"id": "fetch", "type": "tool", "tool": "http_request", "args": {"url": STORED_URL}},
     ],
-    "output": {"echo": "{{ nodes.echo.output }}", "call": "{{ nodes.call.output }}"},
+    "output": {
+        "echo": "{{ nodes.echo.output }}",
+        "call": "{{ nodes.call.output }}",
+        "fetch": "{{ nodes.fetch.output.json }}",
+    },
 }
 
 
@@ -52,6 +61,7 @@ SPEC: dict[str, Any] = {
 def echo_server() -> Iterator[respx.Route]:
     """An endpoint that answers the ``Authorization`` header it got back in its body."""
     with respx.mock(assert_all_called=True) as router:
+        router.get(STORED_URL).mock(return_value=httpx.Response(200, json={"stored": SECRET}))
         yield router.get(ECHO_URL).mock(
             side_effect=lambda request: httpx.Response(
                 200, json={"you_sent": request.headers["Authorization"]}
@@ -136,6 +146,7 @@ async def test_a_secret_a_run_used_is_nowhere_in_what_it_left(
     assert echo_server.calls.last.request.headers["Authorization"] == f"Bearer {SECRET}"
     assert run["outputs"]["echo"] == "echo ***"
     assert run["outputs"]["call"]["json"] == {"you_sent": "Bearer ***"}
+    assert run["outputs"]["fetch"] == {"stored": "***"}
     answers.append(await _answers_about(client, run["id"], admin))
     everything = {
         "API answers": "\n".join(answers),
@@ -146,3 +157,19 @@ async def test_a_secret_a_run_used_is_nowhere_in_what_it_left(
     assert {where: SECRET in text for where, text in everything.items()} == dict.fromkeys(
         everything, False
     )
+
+
+async def test_another_tenants_data_is_not_masked_with_this_tenants_secret(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    stranger: dict[str, str],
+    echo_server: respx.Route,
+) -> None:
+    await client.put("/v1/secrets/API_TOKEN", json={"value": SECRET}, headers=admin)
+    used = await client.post("/v1/runs/adhoc", json={"spec": SPEC}, headers=admin)
+    assert used.json()["status"] == "completed", used.text
+    guess = {"version": "1", "nodes": [{"id": "guess", "type": "set", "value": [SECRET, "x"]}]}
+
+    answer = await client.post("/v1/runs/adhoc", json={"spec": guess}, headers=stranger)
+
+    assert answer.json()["outputs"] == [SECRET, "x"]
