@@ -19,6 +19,13 @@ from workflow_compiler.secrets import MappingSecrets
 TEST_OPENAI_BASE_URL = "https://llm.test/v1"
 
 
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings made without a data dir keep their files (the key file above all) in the
+    test's own directory, never in the checkout's ``.plait``."""
+    monkeypatch.setenv("PLAIT_DATA_DIR", str(tmp_path / "plait-data"))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

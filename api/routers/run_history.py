@@ -14,7 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentPrincipal, Operator, RunEventHubDep, SseHeartbeatDep
+from api.deps import (
+    CurrentPrincipal,
+    Operator,
+    RedactorDep,
+    RunEventHubDep,
+    SseHeartbeatDep,
+)
 from api.problems import problem_responses
 from api.routers.sse import SSE_MEDIA_TYPE, run_event_stream, wants_event_stream
 from api.schemas.run_history import (
@@ -135,14 +141,19 @@ async def list_checkpoints(
 
 @router.get("/runs/{run_id}/checkpoints/{checkpoint_id}/state", responses=_problems(401, 404))
 async def checkpoint_state(
-    run_id: RunId, checkpoint_id: CheckpointId, principal: CurrentPrincipal
+    run_id: RunId, checkpoint_id: CheckpointId, principal: CurrentPrincipal, redactor: RedactorDep
 ) -> CheckpointStatePublic:
     """The run's state at a checkpoint: the inputs, the outputs of the nodes that had run,
-    and the nodes due next."""
+    and the nodes due next. Shown redacted like events and steps (values under sensitive
+    key names hidden); the stored state keeps them, as later nodes read them."""
     state = await service.checkpoint_state(
         principal, run_id, checkpoint_id, checkpointer=_CHECKPOINTS
     )
-    return CheckpointStatePublic.model_validate(state, from_attributes=True)
+    public = CheckpointStatePublic.model_validate(state, from_attributes=True)
+    tenant = redactor.for_tenant(principal.tenant_id)
+    return public.model_copy(
+        update={"inputs": tenant.value(public.inputs), "nodes": tenant.value(public.nodes)}
+    )
 
 
 @router.put("/runs/{run_id}/tags", responses=_problems(401, 403, 404, 422))

@@ -10,12 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from tortoise import Tortoise
 
 from api.app import create_app
 from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from shared.config import Settings
+from shared.crypto import SecretKeysError, new_key
 from shared.database import DatabaseUnavailableError
+from shared.database.models import Tenant
+from tests.support.secrets import make_box, store_secret
 
 
 @asynccontextmanager
@@ -64,6 +68,23 @@ class TestCreateApp:
             async with app.router.lifespan_context(app):
                 pass
         assert "secret" not in str(raised.value)
+
+    async def test_startup_fails_clearly_when_the_keys_cannot_read_the_secrets(
+        self, database: str
+    ) -> None:
+        tenant = await Tenant.create(name="acme")
+        await store_secret(tenant.id, "TOKEN", "v-1", box=make_box())
+        other_key = SecretStr(new_key())
+        app = create_app(
+            Settings(database_url=database, migrate_on_start=False, secret_keys=other_key)
+        )
+
+        with pytest.raises(SecretKeysError) as raised:
+            async with app.router.lifespan_context(app):
+                pass
+
+        assert "PLAIT_SECRET_KEYS" in str(raised.value)
+        assert other_key.get_secret_value() not in str(raised.value)
 
     async def test_openapi_lists_the_health_route(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/openapi.json")

@@ -435,3 +435,22 @@ class TestAnnotations:
 
         problem = assert_problem(response, 422, "annotations_invalid")
         assert problem["detail"].startswith("body: a run holds at most 50 annotations")
+
+
+async def test_the_state_at_a_checkpoint_hides_values_under_sensitive_keys(
+    client: httpx.AsyncClient, operator: dict[str, str], viewer: dict[str, str]
+) -> None:
+    spec = {
+        "version": "1",
+        "nodes": [{"id": "login", "type": "set", "value": {"user": "ann", "password": "pw-1"}}],
+    }
+    run = (await client.post("/v1/runs/adhoc", json={"spec": spec}, headers=operator)).json()
+    [latest, *_] = (await client.get(f"/v1/runs/{run['id']}/checkpoints", headers=viewer)).json()[
+        "items"
+    ]
+
+    state = await client.get(
+        f"/v1/runs/{run['id']}/checkpoints/{latest['checkpoint_id']}/state", headers=viewer
+    )
+
+    assert state.json()["nodes"] == {"login": {"user": "ann", "password": "***"}}

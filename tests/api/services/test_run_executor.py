@@ -11,6 +11,7 @@ import pytest
 from api.services.execution import RecordedRun
 from api.services.run_executor import RunExecutor
 from api.services.run_records import create_run, local_tenant
+from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import RunStatus, WorkflowRun
 from tests.workflow_compiler.lowering.conftest import ProbeTool
 from workflow_compiler.checks import parse_spec
@@ -92,3 +93,29 @@ class TestRunExecutor:
         row = await WorkflowRun.get(id=run.id)
         assert row.status == RunStatus.RUNNING  # to be continued from its checkpoint
         assert not executor.is_executing(run.id)
+
+    async def test_a_run_whose_tenant_services_fail_is_failed_not_left_running(
+        self,
+        database: str,
+        services: RuntimeServices,
+        probe: ProbeTool,
+        events: CollectingSink,
+    ) -> None:
+        async def broken(tenant_id: str, base: RuntimeServices) -> RuntimeServices:
+            raise RuntimeError("provider table unreadable")
+
+        executor = RunExecutor(
+            services,
+            checkpointer=TortoiseSaver(),
+            events_for=lambda run: services.events,
+            on_change=lambda run_id: None,
+            tenant_services=broken,
+        )
+        run, compiled = await _run(services)
+
+        await executor.submit(run, compiled, _start)
+
+        row = await WorkflowRun.get(id=run.id)
+        assert (row.status, row.error_code) == (RunStatus.FAILED, "internal_error")
+        assert probe.calls == []
+        assert events.kinds()[-1] == "run_failed"
