@@ -141,11 +141,23 @@ def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
         """A tenant's runs read its encrypted secrets and use its model providers; every secret
         value the tenant has in use is masked in what its nodes output."""
         tenant = redactor.for_tenant(tenant_id)
+        env_secrets: tuple[str, ...] = state.settings.env_secrets
         return replace(
             services,
-            secrets=TenantSecrets(tenant_id, box=box, redactor=tenant, clock=services.clock),
+            secrets=TenantSecrets(
+                tenant_id,
+                box=box,
+                redactor=tenant,
+                env_secrets=env_secrets,
+                clock=services.clock,
+            ),
             models=await tenant_model_providers(
-                tenant_id, box=box, redactor=tenant, environ=os.environ, http=http
+                tenant_id,
+                box=box,
+                redactor=tenant,
+                environ=os.environ,
+                http=http,
+                env_secrets=env_secrets,
             ),
             secrets_in_use=tenant.values,
         )

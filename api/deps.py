@@ -32,6 +32,7 @@ from workflow_compiler.registries.tools import ToolRegistry
 __all__ = [
     "Admin",
     "CurrentPrincipal",
+    "EnvSecretsDep",
     "HttpDep",
     "Operator",
     "ProvidersDep",
@@ -160,6 +161,16 @@ def _secret_box(request: Request) -> SecretBox:
 
 SecretBoxDep = Annotated[SecretBox, Depends(_secret_box)]
 """Encrypts secret values before they are stored, and decrypts them where they are used."""
+
+
+def _env_secrets(request: Request) -> tuple[str, ...]:
+    """The names ``env`` secrets may have (``PLAIT_ENV_SECRETS`` of the app's settings)."""
+    names: tuple[str, ...] = request.app.state.settings.env_secrets
+    return names
+
+
+EnvSecretsDep = Annotated[tuple[str, ...], Depends(_env_secrets)]
+"""Which ``PLAIT_SECRET_<NAME>`` variables of the server tenants may read as ``env`` secrets."""
 
 
 def _run_events(request: Request) -> RunEventHub:

@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     """Parsed and checked by ``shared.crypto.load_secret_box``; a secret so that neither the
     settings' ``repr`` nor an error shows the keys."""
 
+    env_secrets: CommaList = Field(
+        default=(),
+        description="Names of the secrets tenants may read from this server's environment "
+        "('env' secrets): 'HOOK_TOKEN' opens PLAIT_SECRET_HOOK_TOKEN, e.g. 'HOOK_TOKEN,SLACK'. "
+        "Unset: no tenant may create or read an 'env' secret.",
+    )
+    """Opt-in, because every tenant's admin may create an ``env`` secret of any name: without
+    the list, any of them could read whatever ``PLAIT_SECRET_*`` the operator set, the CLI's
+    included. Checked by ``api.services.secrets`` when an ``env`` secret is written and read."""
+
     @model_validator(mode="after")
     def _check_pool_bounds(self) -> Self:
         if self.db_pool_min > self.db_pool_max:

@@ -33,6 +33,7 @@ import hashlib
 import logging
 import os
 import stat
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -201,9 +202,14 @@ async def check_secret_keys(box: SecretBox) -> None:
     _check_stored(box, await _stored_key_ids())
 
 
-async def open_secret_box(settings: Settings) -> SecretBox:
+async def open_secret_box(settings: Settings, *, create: bool = True) -> SecretBox:
     """The box a process starts with, checked against the stored secrets (Tortoise must be
     initialized). The key file is created only while the database holds no secret.
+
+    Args:
+        settings: Where the keys are.
+        create: Whether a missing key file may be made (for a database without secrets);
+            false for commands that only use existing keys (``plait secrets rotate``).
 
     Raises:
         SecretKeysError: the keys are malformed or insecure, the key file is missing while
@@ -219,7 +225,7 @@ async def open_secret_box(settings: Settings) -> SecretBox:
             f"{KEYS_VARIABLE} to the key(s) that encrypted them. No new key is made while "
             "secrets exist: it could not decrypt them"
         )
-    box = load_secret_box(settings, create=not stored)
+    box = load_secret_box(settings, create=create and not stored)
     _check_stored(box, stored)
     return box
 
@@ -281,26 +287,60 @@ def _create_key_file(path: Path) -> str:
     """Write a new key to ``path``, readable by its owner only; when another process created
     the file first, use that one's key instead.
 
+    The key is written whole to a temporary file first and then linked to ``path``: the link
+    fails when ``path`` exists, so of processes starting together exactly one key wins, and no
+    process ever reads a file still being written (it would find no key, or a partial one).
+
     Raises:
         SecretKeysError: the file cannot be written.
     """
     key = new_key()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temporary = _write_private(path.parent, key)
+    except OSError as exc:
+        raise SecretKeysError(f"cannot create the key file {path}: {exc}") from None
+    try:
+        os.link(temporary, path)
+        _sync_directory(path.parent)
     except FileExistsError:
         return _read_key_file(path)
     except OSError as exc:
         raise SecretKeysError(f"cannot create the key file {path}: {exc}") from None
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        os.chmod(path, 0o600)  # exactly 0600 whatever the umask: the owner must read it back
-        file.write(key + "\n")
+    finally:
+        temporary.unlink()
     logger.warning(
         "created the encryption key of stored secrets in %s: back it up; without it they "
         "cannot be decrypted",
         path,
     )
     return key
+
+
+def _write_private(directory: Path, key: str) -> Path:
+    """A new file in ``directory`` holding ``key``, mode 0600, flushed to disk."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{KEY_FILE_NAME}.", dir=directory)
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            os.fchmod(descriptor, 0o600)  # exactly 0600 whatever the umask: read back by owner
+            file.write(key + "\n")
+            file.flush()
+            os.fsync(descriptor)
+    except BaseException:
+        temporary.unlink()
+        raise
+    return temporary
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush ``directory``'s entries to disk, so that a crash cannot lose the new key file after
+    secrets were encrypted with its key."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 async def _stored_key_ids() -> Counter[str]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
-from api.deps import Admin, HttpDep, Operator, RedactorDep, SecretBoxDep
+from api.deps import Admin, EnvSecretsDep, HttpDep, Operator, RedactorDep, SecretBoxDep
 from api.problems import problem_responses
 from api.schemas.providers import (
     PROVIDER_NAME_PATTERN,
@@ -92,10 +92,16 @@ async def check_provider(
     box: SecretBoxDep,
     redactor: RedactorDep,
     http: HttpDep,
+    env_secrets: EnvSecretsDep,
 ) -> ProviderCheckPublic:
     """List the provider's models with its key. 200 whether or not it connects (the check
     ran): ``connected`` with the model ids, or the failure's kind and message."""
     check = await service.check_provider(
-        principal, name, box=box, redactor=redactor.for_tenant(principal.tenant_id), http=http
+        principal,
+        name,
+        box=box,
+        redactor=redactor.for_tenant(principal.tenant_id),
+        http=http,
+        env_secrets=env_secrets,
     )
     return ProviderCheckPublic.model_validate(check)

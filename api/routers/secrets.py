@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
-from api.deps import Admin, Operator, SecretBoxDep
+from api.deps import Admin, EnvSecretsDep, Operator, SecretBoxDep
 from api.problems import problem_responses
 from api.schemas.secrets import SecretList, SecretPublic, SecretPut
 from api.services import secrets as service
@@ -58,7 +58,12 @@ async def list_secrets(principal: Operator) -> SecretList:
     },
 )
 async def put_secret(
-    name: SecretName, body: SecretPut, principal: Admin, box: SecretBoxDep, response: Response
+    name: SecretName,
+    body: SecretPut,
+    principal: Admin,
+    box: SecretBoxDep,
+    env_secrets: EnvSecretsDep,
+    response: Response,
 ) -> SecretPublic:
     """Create the secret (201) or replace its value (200). The value is encrypted before it is
     stored and is never shown again."""
@@ -69,6 +74,7 @@ async def put_secret(
         description=body.description,
         box=box,
         at=datetime.now(UTC),
+        env_secrets=env_secrets,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -24,7 +24,9 @@ class SecretPut(BaseModel):
     ``env``."""
     provider: SecretProvider = SecretProvider.LOCAL
     """``local``: the value is stored here, encrypted. ``env``: no value is sent; the server
-    reads its environment variable ``PLAIT_SECRET_<NAME>`` when the secret is used."""
+    reads its environment variable ``PLAIT_SECRET_<NAME>`` when the secret is used, for the
+    names its operator lists in ``PLAIT_ENV_SECRETS`` only (422 ``secret_invalid`` for
+    another)."""
     description: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION_LENGTH)] | None = None
     """What the secret is for; absent keeps the current description."""
 

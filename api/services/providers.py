@@ -42,6 +42,7 @@ from workflow_compiler.registries.models import ModelProviders, ProviderHandle, 
 __all__ = [
     "CHECK_TIMEOUT_S",
     "ENV_PROVIDER",
+    "NOT_A_MODELS_LIST",
     "OPENAI_BASE_URL",
     "CheckFailure",
     "CheckFailureKind",
@@ -67,6 +68,10 @@ client would read the server's ``OPENAI_BASE_URL`` and send a tenant's key there
 
 CHECK_TIMEOUT_S = 10.0
 """Bounds one check's request: a person waits for the answer."""
+
+NOT_A_MODELS_LIST = "the endpoint's answer is not an OpenAI models list"
+"""Why a check of an endpoint that answered 200 with something else did not connect: a web
+page, a proxy's login form, another API."""
 
 CheckFailureKind = Literal[
     "auth", "network", "timeout", "rate_limited", "provider_error", "secret_missing"
@@ -205,10 +210,16 @@ async def check_provider(
     box: SecretBox,
     redactor: Redactor,
     http: httpx.AsyncClient,
+    env_secrets: Collection[str] = (),
 ) -> ProviderCheck:
     """List the provider's models with its key: whether it connects, and if not, why.
 
-    A failed connection is an answer, not an error: the check ran.
+    A failed connection is an answer, not an error: the check ran. So is an endpoint that
+    answers 200 with something else than a models list (``provider_error``).
+
+    Args:
+        env_secrets: The names an ``env`` secret may have (``PLAIT_ENV_SECRETS``), for a key
+            held in one.
 
     Raises:
         PermissionDeniedError: the principal is a viewer.
@@ -217,14 +228,14 @@ async def check_provider(
     principal.require(Role.OPERATOR)
     provider = await get_provider(principal, name)
     try:
-        key = await _api_key(provider, box=box, redactor=redactor)
+        key = await _api_key(provider, box=box, redactor=redactor, env_secrets=env_secrets)
     except NodeError as exc:
         return ProviderCheck(
             connected=False, error=CheckFailure(kind="secret_missing", message=exc.message)
         )
     client = _client(provider, key, http=http, timeout_s=CHECK_TIMEOUT_S)
     try:
-        page = await client.models.list()
+        answer = await client.models.with_raw_response.list()
     except openai.OpenAIError as exc:
         failure = from_openai(exc, provider=name, api_key=key)
         return ProviderCheck(
@@ -234,7 +245,40 @@ async def check_provider(
                 message=redactor.text(failure.message),
             ),
         )
-    return ProviderCheck(connected=True, models=sorted(model.id for model in page.data))
+    models = _model_ids(answer.http_response)
+    if models is None:
+        return ProviderCheck(
+            connected=False,
+            error=CheckFailure(
+                kind="provider_error", message=f"model provider '{name}': {NOT_A_MODELS_LIST}"
+            ),
+        )
+    return ProviderCheck(connected=True, models=models)
+
+
+def _model_ids(response: httpx.Response) -> list[str] | None:
+    """The sorted model ids of an OpenAI models list (``{"data": [{"id": ...}, ...]}``), or
+    None when ``response`` holds none.
+
+    Read here rather than by the openai client, which fails on such bodies with whatever
+    ``AttributeError`` or ``TypeError`` its parsing meets. Entries without a string id are
+    left out, but a list in which no entry has one is not a models list.
+    """
+    try:
+        body = response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return None
+    ids = [
+        entry["id"]
+        for entry in data
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    if data and not ids:
+        return None
+    return sorted(ids)
 
 
 async def configured_secrets(tenant_id: str, names: Collection[str]) -> set[str]:
@@ -292,6 +336,7 @@ async def tenant_model_providers(
     redactor: Redactor,
     environ: Mapping[str, str],
     http: httpx.AsyncClient,
+    env_secrets: Collection[str] = (),
 ) -> TenantModelProviders:
     """The model providers of one run of the tenant: its configured providers, their keys
     decrypted and remembered by ``redactor``, and the environment's ``openai`` unless the
@@ -304,12 +349,16 @@ async def tenant_model_providers(
         environ: The server's environment, for the ``openai`` default and ``env`` secrets.
         http: The process's client; every provider's requests go through it, so a run opens
             no connection pool of its own.
+        env_secrets: The names an ``env`` secret may have (``PLAIT_ENV_SECRETS``), for keys
+            held in one.
     """
     handles: dict[str, ProviderHandle] = {}
     unavailable: dict[str, NodeError] = {}
     for provider in await ModelProvider.filter(tenant_id=tenant_id).order_by("name"):
         try:
-            key = await _api_key(provider, box=box, redactor=redactor, environ=environ)
+            key = await _api_key(
+                provider, box=box, redactor=redactor, environ=environ, env_secrets=env_secrets
+            )
         except NodeError as exc:
             unavailable[provider.name] = exc
             continue
@@ -332,15 +381,22 @@ async def _api_key(
     box: SecretBox,
     redactor: Redactor,
     environ: Mapping[str, str] = os.environ,
+    env_secrets: Collection[str],
 ) -> str:
     """The provider's key, from the secret it names (an ``env`` secret is read from
-    ``environ``), remembered by ``redactor``.
+    ``environ`` if ``env_secrets`` lists it), remembered by ``redactor``.
 
     Raises:
         NodeError: ``secret_missing``: the secret does not exist or cannot be read; the
             message names it.
     """
-    key = await secret_value(provider.tenant_id, provider.secret_name, box=box, environ=environ)
+    key = await secret_value(
+        provider.tenant_id,
+        provider.secret_name,
+        box=box,
+        environ=environ,
+        env_secrets=env_secrets,
+    )
     redactor.remember([key])
     return key
 

@@ -10,13 +10,15 @@ Providers (``SecretProvider``)::
 
     local   the value is stored here, as Fernet ciphertext (``key_id`` names the key)
     env     the value is the server's environment variable ``PLAIT_SECRET_<NAME>``, read
-            when used; the row only records that the tenant may use it
+            when used; the row only records that the tenant uses it. Only the names the
+            operator lists in ``PLAIT_ENV_SECRETS`` (``Settings.env_secrets``) may be written
+            or read: the environment also holds what the operator set for itself
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +36,7 @@ from workflow_compiler.errors import ErrorKind, NodeError
 from workflow_compiler.secrets import env_variable, is_setting_name
 
 __all__ = [
+    "ENV_SECRETS_SETTING",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_VALUE_LENGTH",
     "SECRET_NAME_PATTERN",
@@ -57,6 +60,10 @@ MAX_VALUE_LENGTH = 65_536
 
 MAX_DESCRIPTION_LENGTH = 1_000
 
+ENV_SECRETS_SETTING = "PLAIT_ENV_SECRETS"
+"""The setting listing the names ``env`` secrets may have (``Settings.env_secrets``), for
+messages."""
+
 
 class SecretNotFoundError(NotFoundError):
     """No secret of this name in the principal's tenant."""
@@ -76,6 +83,10 @@ class RotationReport:
     """Secrets re-encrypted under the first key."""
     current: int
     """Secrets the first key had encrypted already, left as they were."""
+    changed_meanwhile: int
+    """Secrets replaced or deleted between their reading and their re-encryption, left as the
+    concurrent write made them: a replaced one may be under an old key still, so rotation
+    should run again."""
 
 
 async def list_secrets(principal: Principal) -> list[Secret]:
@@ -96,6 +107,7 @@ async def put_secret(
     description: str | None,
     box: SecretBox,
     at: datetime,
+    env_secrets: Collection[str] = (),
 ) -> tuple[Secret, bool]:
     """Create the secret ``name``, or replace its value (a PUT always replaces: the old value
     cannot be compared without decrypting it, and is not worth comparing).
@@ -104,6 +116,7 @@ async def put_secret(
         value: The value, stored encrypted (provider ``local``); None makes an ``env``
             secret, read from ``PLAIT_SECRET_<NAME>`` when used.
         description: None keeps the existing description (empty for a new secret).
+        env_secrets: The names an ``env`` secret may have (``PLAIT_ENV_SECRETS``).
 
     Returns:
         The secret, and whether it was created.
@@ -111,13 +124,19 @@ async def put_secret(
     Raises:
         PermissionDeniedError: the principal is not an admin.
         SecretInvalidError: an ``env`` secret whose variable is a Plait setting
-            (``PLAIT_SECRET_KEYS``).
+            (``PLAIT_SECRET_KEYS``), or whose name ``env_secrets`` does not list.
     """
     principal.require(Role.ADMIN)
     if value is None and is_setting_name(name):
         raise SecretInvalidError(
             f"'{name}' cannot be an env secret: {env_variable(name)} is a Plait setting "
             "(the encryption keys), not a secret"
+        )
+    if value is None and name not in env_secrets:
+        raise SecretInvalidError(
+            f"'{name}' cannot be an env secret: the server's {ENV_SECRETS_SETTING} does not "
+            f"list it (its operator decides which of its {env_variable('*')} variables "
+            "tenants may read); send a 'value' to store the secret here instead"
         )
     if value is None:
         fields: dict[str, Any] = {
@@ -171,6 +190,7 @@ class TenantSecrets:
         box: SecretBox,
         redactor: Redactor,
         environ: Mapping[str, str] = os.environ,
+        env_secrets: Collection[str] = (),
         clock: Clock | None = None,
     ) -> None:
         """
@@ -180,12 +200,15 @@ class TenantSecrets:
             redactor: Remembers every value handed out, so that it is masked wherever it
                 would be stored or sent.
             environ: Where ``env`` secrets are read.
+            env_secrets: The names an ``env`` secret may have (``PLAIT_ENV_SECRETS``); an
+                ``env`` secret of another name is missing.
             clock: Stamps ``last_used_at``.
         """
         self._tenant_id = tenant_id
         self._box = box
         self._redactor = redactor
         self._environ = environ
+        self._env_secrets = frozenset(env_secrets)
         self._clock = clock or SystemClock()
 
     async def resolve(self, names: Iterable[str]) -> dict[str, str]:
@@ -196,7 +219,11 @@ class TenantSecrets:
                 exist or whose value cannot be read.
         """
         values = await _read(
-            self._tenant_id, sorted(set(names)), box=self._box, environ=self._environ
+            self._tenant_id,
+            sorted(set(names)),
+            box=self._box,
+            environ=self._environ,
+            env_secrets=self._env_secrets,
         )
         self._redactor.remember(values.values())
         await _mark_used(self._tenant_id, values, at=self._clock.now())
@@ -209,6 +236,7 @@ async def secret_value(
     *,
     box: SecretBox,
     environ: Mapping[str, str] = os.environ,
+    env_secrets: Collection[str] = (),
     at: datetime | None = None,
 ) -> str:
     """The value of the tenant's secret ``name`` (for a model provider's key); its
@@ -216,9 +244,10 @@ async def secret_value(
     process's ``Redactor``.
 
     Raises:
-        NodeError: ``secret_missing``: the secret does not exist, or its value cannot be read.
+        NodeError: ``secret_missing``: the secret does not exist, or its value cannot be read
+            (an ``env`` secret whose name ``env_secrets`` does not list cannot).
     """
-    values = await _read(tenant_id, [name], box=box, environ=environ)
+    values = await _read(tenant_id, [name], box=box, environ=environ, env_secrets=env_secrets)
     await _mark_used(tenant_id, values, at=at or datetime.now(UTC))
     return values[name]
 
@@ -227,30 +256,46 @@ async def rotate_secrets(box: SecretBox) -> RotationReport:
     """Re-encrypt every tenant's stored secrets under the box's first key. Idempotent: what
     the first key encrypted is left alone.
 
-    A secret replaced while this runs keeps its new value: a re-encrypted token is written
-    only over the very token it was made from.
+    A secret replaced (or deleted) while this runs keeps its new value: a re-encrypted token
+    is written only over the very token it was made from, and the report counts the others as
+    ``changed_meanwhile``.
 
     Raises:
         SecretUnreadableError: a secret does not decrypt with the box's keys (the process's
             start-up check, ``shared.crypto.check_secret_keys``, refuses such keys first).
     """
     rows = await Secret.filter(provider=SecretProvider.LOCAL).order_by("id")
-    rotated = current = 0
+    rotated = current = changed_meanwhile = 0
     for secret in rows:
         if secret.key_id == box.primary_key_id:
             current += 1
             continue
         assert secret.ciphertext is not None, "a local secret always has a ciphertext"
         token, key_id = box.rotate(secret.ciphertext)
-        # ``update`` leaves ``updated_at`` alone: the value did not change.
-        rotated += await Secret.filter(id=secret.id, ciphertext=secret.ciphertext).update(
-            ciphertext=token, key_id=key_id
-        )
-    return RotationReport(rotated=rotated, current=current)
+        if await _replace_token(secret, token, key_id):
+            rotated += 1
+        else:
+            changed_meanwhile += 1
+    return RotationReport(rotated=rotated, current=current, changed_meanwhile=changed_meanwhile)
+
+
+async def _replace_token(secret: Secret, token: bytes, key_id: str) -> bool:
+    """Write ``token`` over the secret's token if the row still holds the one it was read with
+    (a compare-and-swap); whether it did. ``update`` leaves ``updated_at`` alone: the value did
+    not change."""
+    swapped = await Secret.filter(id=secret.id, ciphertext=secret.ciphertext).update(
+        ciphertext=token, key_id=key_id
+    )
+    return swapped > 0
 
 
 async def _read(
-    tenant_id: str, names: list[str], *, box: SecretBox, environ: Mapping[str, str]
+    tenant_id: str,
+    names: list[str],
+    *,
+    box: SecretBox,
+    environ: Mapping[str, str],
+    env_secrets: Collection[str],
 ) -> dict[str, str]:
     """The values of ``names`` (sorted) in the tenant.
 
@@ -267,13 +312,22 @@ async def _read(
                 f"secret '{name}' does not exist in this tenant (create it with "
                 f"PUT /v1/secrets/{name})",
             )
-        values[name] = _value(secret, box=box, environ=environ)
+        values[name] = _value(secret, box=box, environ=environ, env_secrets=env_secrets)
     return values
 
 
-def _value(secret: Secret, *, box: SecretBox, environ: Mapping[str, str]) -> str:
+def _value(
+    secret: Secret, *, box: SecretBox, environ: Mapping[str, str], env_secrets: Collection[str]
+) -> str:
     if secret.provider is SecretProvider.ENV:
         variable = env_variable(secret.name)
+        if secret.name not in env_secrets:
+            # Rows written before the operator narrowed the list, or a list never set.
+            raise NodeError(
+                ErrorKind.SECRET_MISSING,
+                f"secret '{secret.name}' is read from the server's environment, and the "
+                f"server's {ENV_SECRETS_SETTING} does not list it",
+            )
         value = None if is_setting_name(secret.name) else environ.get(variable)
         if not value:
             raise NodeError(

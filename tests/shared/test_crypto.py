@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -190,6 +192,64 @@ class TestKeyFile:
         with pytest.raises(SecretKeysError, match=f"cannot read the key file {path}"):
             load_secret_box(_settings(tmp_path))
 
+    def test_a_creation_that_loses_the_race_reads_the_winners_key(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings = _settings(tmp_path)
+        winners: list[SecretBox] = []
+        link = os.link
+
+        def another_process_first(source: Path, target: Path) -> None:
+            """Another process creates the key file between this one's writing of its key and
+            its linking of it into place."""
+            monkeypatch.setattr(os, "link", link)
+            winners.append(load_secret_box(settings, create=True))
+            link(source, target)
+
+        monkeypatch.setattr(os, "link", another_process_first)
+
+        loser = load_secret_box(settings, create=True)
+
+        assert loser.key_ids == winners[0].key_ids
+        path = tmp_path / "data" / KEY_FILE_NAME
+        assert loser.key_ids == (key_id(path.read_text().strip()),)
+        assert [p.name for p in path.parent.iterdir()] == [KEY_FILE_NAME], "no temporary left"
+
+    def test_concurrent_creations_agree_on_one_complete_key(self, tmp_path: Path) -> None:
+        settings = _settings(tmp_path)
+        start = threading.Barrier(8, timeout=10)
+
+        def create() -> tuple[str, ...]:
+            start.wait()
+            return load_secret_box(settings, create=True).key_ids
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda _: create(), range(8)))
+
+        path = tmp_path / "data" / KEY_FILE_NAME
+        assert set(results) == {(key_id(path.read_text().strip()),)}
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert [p.name for p in path.parent.iterdir()] == [KEY_FILE_NAME]
+
+    def test_a_data_directory_that_is_a_file_is_named(self, tmp_path: Path) -> None:
+        (tmp_path / "data").write_text("")
+
+        with pytest.raises(SecretKeysError, match="cannot create the key file"):
+            load_secret_box(_settings(tmp_path), create=True)
+
+    def test_a_refused_link_is_named_and_leaves_no_temporary(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def refuse(source: Path, target: Path) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", refuse)
+
+        with pytest.raises(SecretKeysError, match="Operation not permitted"):
+            load_secret_box(_settings(tmp_path), create=True)
+
+        assert list((tmp_path / "data").iterdir()) == []
+
     def test_the_environment_wins_over_the_file(self, tmp_path: Path) -> None:
         load_secret_box(_settings(tmp_path), create=True)
         key = new_key()
@@ -203,6 +263,12 @@ class TestStartUp:
 
         assert (tmp_path / "data" / KEY_FILE_NAME).exists()
         await check_secret_keys(box)
+
+    async def test_no_key_file_is_made_unless_allowed(self, database: str, tmp_path: Path) -> None:
+        with pytest.raises(SecretKeysError, match="no encryption key"):
+            await open_secret_box(_settings(tmp_path), create=False)
+
+        assert not (tmp_path / "data" / KEY_FILE_NAME).exists()
 
     async def test_the_same_key_file_opens_again(self, database: str, tmp_path: Path) -> None:
         box = await open_secret_box(_settings(tmp_path))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from pydantic import SecretStr
 
+from api.services import secrets as secrets_service
 from shared.config import Settings
 from shared.crypto import SecretBox, key_id, new_key, open_secret_box
 from shared.database import close_database, init_database
@@ -109,3 +111,52 @@ class TestRotate:
         assert result.code == 1
         assert "key 2 of PLAIT_SECRET_KEYS is not a Fernet key" in result.err
         assert "oops" not in result.err
+
+    def test_without_any_key_it_fails_and_makes_no_key_file(
+        self,
+        cli: CliRunner,
+        database_url: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        data_dir = tmp_path / "data"
+        monkeypatch.setenv("PLAIT_DATA_DIR", str(data_dir))
+
+        result = cli("secrets", "rotate", "--db", database_url)
+
+        assert (result.code, result.out) == (1, "")
+        assert "no encryption key: PLAIT_SECRET_KEYS is not set" in result.err
+        assert not (data_dir / "secret.key").exists()
+
+    def test_a_secret_replaced_meanwhile_asks_to_run_again(
+        self, cli: CliRunner, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        old, new = new_key(), new_key()
+        _store(database_url, SecretBox([old]))
+        monkeypatch.setenv("PLAIT_SECRET_KEYS", f"{new},{old}")
+        replace_token = secrets_service._replace_token
+
+        async def put_then_replace(secret: Secret, token: bytes, key_id: str) -> bool:
+            """A server replaces ``A`` while rotate re-encrypts it."""
+            if secret.name == "A":
+                ciphertext, _ = SecretBox([old]).encrypt("new-a")
+                await Secret.filter(id=secret.id).update(ciphertext=ciphertext)
+            return await replace_token(secret, token, key_id)
+
+        monkeypatch.setattr(secrets_service, "_replace_token", put_then_replace)
+
+        result = cli("secrets", "rotate", "--db", database_url)
+
+        assert (result.code, result.err) == (0, "")
+        assert result.out == (
+            "re-encrypted 1 secret(s) under the first key; 0 already were\n"
+            "1 secret(s) changed while rotating and were left as written: run 'plait secrets "
+            "rotate' again\n"
+        )
+        monkeypatch.setattr(secrets_service, "_replace_token", replace_token)
+        again = cli("secrets", "rotate", "--db", database_url)
+        assert again.out == "re-encrypted 1 secret(s) under the first key; 1 already were\n"
+        assert _decrypted(database_url, new) == {
+            "A": ("new-a", key_id(new)),
+            "B": ("value-b", key_id(new)),
+        }

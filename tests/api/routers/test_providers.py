@@ -11,7 +11,7 @@ import respx
 from fastapi import FastAPI
 
 from shared.crypto import SecretBox
-from shared.database.models import Role, Tenant
+from shared.database.models import Role, Secret, SecretProvider, Tenant
 from tests.api.routers.conftest import key_headers
 from tests.support.api import assert_problem, paths
 from tests.support.secrets import make_box, store_secret
@@ -258,6 +258,65 @@ class TestCheck:
         assert body["connected"] is False
         assert body["error"]["kind"] == kind
         assert KEY not in response.text
+
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            httpx.Response(200, text="<html>Sign in</html>", headers={"content-type": "text/html"}),
+            httpx.Response(200, json={"data": None}),
+            httpx.Response(200, json=[{"id": "gpt-4o"}]),
+            httpx.Response(200, json={"data": [{"object": "model"}]}),
+            httpx.Response(200, json={"data": [{"id": None}]}),
+        ],
+    )
+    async def test_an_answer_that_is_not_a_models_list_is_not_connected(
+        self,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        stored_key: None,
+        mock_http: respx.MockRouter,
+        answer: httpx.Response,
+    ) -> None:
+        mock_http.get(MODELS_URL).mock(return_value=answer)
+
+        response = await check(client, operator)
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "connected": False,
+            "error": {
+                "kind": "provider_error",
+                "message": "model provider 'local': the endpoint's answer is not an OpenAI "
+                "models list",
+            },
+        }
+
+    async def test_a_key_in_an_env_secret_the_operator_lists(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        local: dict[str, Any],
+        tenant: Tenant,
+        box: SecretBox,
+        mock_http: respx.MockRouter,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("PLAIT_SECRET_LOCAL_KEY", KEY)
+        await Secret.create(tenant_id=tenant.id, name="LOCAL_KEY", provider=SecretProvider.ENV)
+        route = mock_http.get(MODELS_URL).mock(
+            return_value=httpx.Response(200, json={"data": [{"id": "llama3"}]})
+        )
+
+        unlisted = await check(client, operator)
+        app.state.settings = app.state.settings.model_copy(update={"env_secrets": ("LOCAL_KEY",)})
+        listed = await check(client, operator)
+
+        assert unlisted.json()["error"]["kind"] == "secret_missing"
+        assert "PLAIT_ENV_SECRETS" in unlisted.json()["error"]["message"]
+        assert listed.json() == {"connected": True, "models": ["llama3"]}
+        assert route.call_count == 1
+        assert KEY not in unlisted.text + listed.text
 
     async def test_a_missing_secret_is_not_connected_naming_it(
         self,

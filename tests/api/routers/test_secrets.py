@@ -24,6 +24,14 @@ async def box(app: FastAPI) -> SecretBox:
     return box
 
 
+@pytest.fixture
+def env_secrets(app: FastAPI) -> tuple[str, ...]:
+    """The names the server's operator opens to ``env`` secrets (``PLAIT_ENV_SECRETS``)."""
+    names = ("HOOK", "A")
+    app.state.settings = app.state.settings.model_copy(update={"env_secrets": names})
+    return names
+
+
 async def _put(
     client: httpx.AsyncClient, name: str, body: Any, headers: dict[str, str]
 ) -> httpx.Response:
@@ -64,12 +72,39 @@ class TestPut:
         assert box.decrypt(stored.ciphertext) == VALUE + "2"
 
     async def test_an_env_secret_takes_no_value(
-        self, client: httpx.AsyncClient, admin: dict[str, str], box: SecretBox
+        self,
+        client: httpx.AsyncClient,
+        admin: dict[str, str],
+        box: SecretBox,
+        env_secrets: tuple[str, ...],
     ) -> None:
         response = await _put(client, "HOOK", {"provider": "env"}, admin)
 
         assert response.status_code == 201, response.text
         assert response.json()["provider"] == "env"
+
+    @pytest.mark.parametrize("name", ["CLI_TOKEN", "hook"])
+    async def test_an_env_secret_the_operator_did_not_list_is_refused(
+        self,
+        client: httpx.AsyncClient,
+        admin: dict[str, str],
+        box: SecretBox,
+        env_secrets: tuple[str, ...],
+        name: str,
+    ) -> None:
+        response = await _put(client, name, {"provider": "env"}, admin)
+
+        problem = assert_problem(response, 422, "secret_invalid")
+        assert f"'{name}'" in problem["detail"]
+        assert "PLAIT_ENV_SECRETS does not list it" in problem["detail"]
+        assert await Secret.all().count() == 0
+
+    async def test_no_env_secret_unless_the_operator_lists_names(
+        self, client: httpx.AsyncClient, admin: dict[str, str], box: SecretBox
+    ) -> None:
+        response = await _put(client, "HOOK", {"provider": "env"}, admin)
+
+        assert "PLAIT_ENV_SECRETS" in assert_problem(response, 422, "secret_invalid")["detail"]
 
     async def test_the_keys_setting_cannot_be_an_env_secret(
         self, client: httpx.AsyncClient, admin: dict[str, str], box: SecretBox
@@ -157,6 +192,7 @@ class TestList:
         operator: dict[str, str],
         stranger: dict[str, str],
         box: SecretBox,
+        env_secrets: tuple[str, ...],
     ) -> None:
         await _put(client, "B", {"value": VALUE}, admin)
         await _put(client, "A", {"provider": "env", "description": "from env"}, admin)
@@ -242,3 +278,44 @@ async def test_the_value_is_in_no_answer_and_no_audit_event(
     assert len(answers[-1].json()["items"]) == 3
     assert all(VALUE not in a.text for a in answers)
     assert all(VALUE not in repr(e.data) for e in audit)
+
+
+class TestEnvSecretsInRuns:
+    """The app hands its runs ``PLAIT_ENV_SECRETS``: a listed ``env`` secret is read from the
+    environment, one the operator has since unlisted is missing."""
+
+    SPEC: dict[str, Any] = {
+        "version": "1",
+        "nodes": [{"id": "hook", "type": "set", "value": "{{ secrets.HOOK }}"}],
+    }
+
+    @pytest.fixture(autouse=True)
+    async def _hook(
+        self,
+        client: httpx.AsyncClient,
+        admin: dict[str, str],
+        env_secrets: tuple[str, ...],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("PLAIT_SECRET_HOOK", "from-the-environment")
+        response = await _put(client, "HOOK", {"provider": "env"}, admin)
+        assert response.status_code == 201, response.text
+
+    async def test_a_run_reads_a_listed_env_secret(
+        self, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
+        run = await client.post("/v1/runs/adhoc", json={"spec": self.SPEC}, headers=admin)
+
+        assert run.json()["status"] == "completed", run.text
+        assert run.json()["outputs"] == "***"
+
+    async def test_a_run_fails_on_an_env_secret_no_longer_listed(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
+        app.state.settings = app.state.settings.model_copy(update={"env_secrets": ("A",)})
+
+        run = await client.post("/v1/runs/adhoc", json={"spec": self.SPEC}, headers=admin)
+
+        assert run.json()["status"] == "failed", run.text
+        assert run.json()["error"]["kind"] == "secret_missing"
+        assert "PLAIT_ENV_SECRETS does not list it" in run.json()["error"]["message"]

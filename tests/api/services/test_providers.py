@@ -14,7 +14,9 @@ import respx
 
 from api.services import Principal
 from api.services.providers import (
+    NOT_A_MODELS_LIST,
     OPENAI_BASE_URL,
+    CheckFailure,
     ProviderCheck,
     ProviderNotFoundError,
     TenantModelProviders,
@@ -26,7 +28,15 @@ from api.services.providers import (
     tenant_model_providers,
 )
 from shared.crypto import SecretBox
-from shared.database.models import AuditEvent, ModelProvider, ProviderKind, Role, Tenant
+from shared.database.models import (
+    AuditEvent,
+    ModelProvider,
+    ProviderKind,
+    Role,
+    Secret,
+    SecretProvider,
+    Tenant,
+)
 from shared.errors import PermissionDeniedError
 from shared.redaction import Redactor
 from tests.support.principals import principal
@@ -316,6 +326,91 @@ class TestCheckProvider:
         assert KEY not in result.error.message
         assert route.call_count == 1, "a check is never retried"
 
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            httpx.Response(200, text="<html>Sign in</html>", headers={"content-type": "text/html"}),
+            httpx.Response(200, text="<html>", headers={"content-type": "application/json"}),
+            httpx.Response(200, content=b"\xff\xfe\x00", headers={"content-type": "text/plain"}),
+            httpx.Response(200, json={"data": None}),
+            httpx.Response(200, json={"object": "list"}),
+            httpx.Response(200, json=[{"id": "gpt-4o"}]),
+            httpx.Response(200, json="gpt-4o"),
+            httpx.Response(200, json={"data": "gpt-4o"}),
+            httpx.Response(200, json={"data": [{"object": "model"}]}),
+            httpx.Response(200, json={"data": [{"id": None}]}),
+            httpx.Response(200, json={"data": [{"id": 3}, ["x"], "gpt-4o"]}),
+        ],
+    )
+    async def test_an_answer_that_is_not_a_models_list_is_a_provider_error(
+        self,
+        admin: Principal,
+        local_key: None,
+        check: Check,
+        mock_http: respx.MockRouter,
+        answer: httpx.Response,
+    ) -> None:
+        await put_local(admin)
+        mock_http.get(MODELS_URL).mock(return_value=answer)
+
+        result = await check(admin)
+
+        assert result == ProviderCheck(
+            connected=False,
+            error=CheckFailure(
+                kind="provider_error", message=f"model provider 'local': {NOT_A_MODELS_LIST}"
+            ),
+        )
+
+    @pytest.mark.parametrize(
+        ("data", "models"),
+        [
+            ([], []),
+            ([{"id": "b"}, {"id": None}, {"id": 7}, {"object": "model"}, {"id": "a"}], ["a", "b"]),
+        ],
+    )
+    async def test_only_string_ids_are_listed(
+        self,
+        admin: Principal,
+        local_key: None,
+        check: Check,
+        mock_http: respx.MockRouter,
+        data: list[Any],
+        models: list[str],
+    ) -> None:
+        await put_local(admin)
+        mock_http.get(MODELS_URL).mock(return_value=httpx.Response(200, json={"data": data}))
+
+        assert await check(admin) == ProviderCheck(connected=True, models=models)
+
+    async def test_a_key_in_an_env_secret_only_when_the_operator_lists_it(
+        self,
+        admin: Principal,
+        box: SecretBox,
+        redactor: Redactor,
+        http: httpx.AsyncClient,
+        mock_http: respx.MockRouter,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("PLAIT_SECRET_LOCAL_KEY", KEY)
+        await Secret.create(
+            tenant_id=admin.tenant_id, name="LOCAL_KEY", provider=SecretProvider.ENV
+        )
+        await put_local(admin)
+        route = mock_http.get(MODELS_URL).mock(return_value=models_page("llama3"))
+
+        unlisted = await check_provider(admin, "local", box=box, redactor=redactor, http=http)
+        listed = await check_provider(
+            admin, "local", box=box, redactor=redactor, http=http, env_secrets=["LOCAL_KEY"]
+        )
+
+        assert unlisted.error is not None
+        assert unlisted.error.kind == "secret_missing"
+        assert "PLAIT_ENV_SECRETS" in unlisted.error.message
+        assert listed == ProviderCheck(connected=True, models=["llama3"])
+        assert route.call_count == 1
+        assert route.calls.last.request.headers["authorization"] == f"Bearer {KEY}"
+
     async def test_a_missing_secret_is_an_answer_naming_it(
         self, admin: Principal, check: Check, mock_http: respx.MockRouter
     ) -> None:
@@ -444,3 +539,29 @@ class TestTenantModelProviders:
 
         with pytest.raises(NodeError, match="unknown model provider 'local'"):
             models.get("local")
+
+    async def test_a_key_in_an_env_secret_is_read_only_when_listed(
+        self, admin: Principal, box: SecretBox, redactor: Redactor, http: httpx.AsyncClient
+    ) -> None:
+        await Secret.create(
+            tenant_id=admin.tenant_id, name="LOCAL_KEY", provider=SecretProvider.ENV
+        )
+        await put_local(admin)
+        environ = {**ENVIRON, "PLAIT_SECRET_LOCAL_KEY": KEY}
+
+        listed, unlisted = [
+            await tenant_model_providers(
+                admin.tenant_id,
+                box=box,
+                redactor=redactor,
+                environ=environ,
+                http=http,
+                env_secrets=names,
+            )
+            for names in (["LOCAL_KEY"], [])
+        ]
+
+        assert listed.get("local").client.api_key == KEY
+        with pytest.raises(NodeError, match="PLAIT_ENV_SECRETS") as failure:
+            unlisted.get("local")
+        assert failure.value.kind == ErrorKind.SECRET_MISSING

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.services import Principal
+from api.services import secrets as secrets_service
 from api.services.secrets import (
     RotationReport,
     SecretInvalidError,
@@ -101,7 +102,9 @@ class TestPutSecret:
     async def test_an_env_secret_stores_no_value(self, admin: Principal, box: SecretBox) -> None:
         await put_secret(admin, "A", value="local", description=None, box=box, at=AT)
 
-        secret, _ = await put_secret(admin, "A", value=None, description=None, box=box, at=AT)
+        secret, _ = await put_secret(
+            admin, "A", value=None, description=None, box=box, at=AT, env_secrets=["A"]
+        )
 
         stored = await Secret.get(id=secret.id)
         assert (stored.provider, stored.ciphertext, stored.key_id) == (
@@ -115,9 +118,26 @@ class TestPutSecret:
         self, admin: Principal, box: SecretBox, name: str
     ) -> None:
         with pytest.raises(SecretInvalidError, match="PLAIT_SECRET_"):
-            await put_secret(admin, name, value=None, description=None, box=box, at=AT)
+            await put_secret(
+                admin, name, value=None, description=None, box=box, at=AT, env_secrets=[name]
+            )
 
         assert await Secret.all().count() == 0
+
+    @pytest.mark.parametrize("listed", [[], ["OTHER"], ["hook"]])
+    async def test_an_env_secret_the_operator_did_not_list_is_refused(
+        self, admin: Principal, box: SecretBox, listed: list[str]
+    ) -> None:
+        await put_secret(admin, "HOOK", value="local", description=None, box=box, at=AT)
+
+        with pytest.raises(SecretInvalidError, match="PLAIT_ENV_SECRETS does not list it"):
+            await put_secret(
+                admin, "HOOK", value=None, description=None, box=box, at=AT, env_secrets=listed
+            )
+
+        stored = await Secret.get(name="HOOK")
+        assert stored.provider is SecretProvider.LOCAL
+        assert await AuditEvent.filter(action="secret.update").count() == 0
 
     @pytest.mark.parametrize("role", [Role.OPERATOR, Role.VIEWER])
     async def test_only_admins_write(self, admin: Principal, box: SecretBox, role: Role) -> None:
@@ -208,12 +228,14 @@ class TestTenantSecrets:
     async def test_an_env_secret_reads_the_servers_environment(
         self, admin: Principal, box: SecretBox
     ) -> None:
-        await put_secret(admin, "HOOK", value=None, description=None, box=box, at=AT)
+        await put_secret(
+            admin, "HOOK", value=None, description=None, box=box, at=AT, env_secrets=["HOOK"]
+        )
         redactor = Redactor()
         environ = {"PLAIT_SECRET_HOOK": "from-env"}
 
         values = await TenantSecrets(
-            admin.tenant_id, box=box, redactor=redactor, environ=environ
+            admin.tenant_id, box=box, redactor=redactor, environ=environ, env_secrets=["HOOK"]
         ).resolve(["HOOK"])
 
         assert values == {"HOOK": "from-env"}
@@ -223,8 +245,12 @@ class TestTenantSecrets:
     async def test_an_env_secret_without_its_variable_is_missing(
         self, admin: Principal, box: SecretBox
     ) -> None:
-        await put_secret(admin, "HOOK", value=None, description=None, box=box, at=AT)
-        secrets = TenantSecrets(admin.tenant_id, box=box, redactor=Redactor(), environ={})
+        await put_secret(
+            admin, "HOOK", value=None, description=None, box=box, at=AT, env_secrets=["HOOK"]
+        )
+        secrets = TenantSecrets(
+            admin.tenant_id, box=box, redactor=Redactor(), environ={}, env_secrets=["HOOK"]
+        )
 
         with pytest.raises(NodeError) as info:
             await secrets.resolve(["HOOK"])
@@ -232,12 +258,39 @@ class TestTenantSecrets:
         assert info.value.kind is ErrorKind.SECRET_MISSING
         assert "PLAIT_SECRET_HOOK is not set" in info.value.message
 
+    @pytest.mark.parametrize("listed", [[], ["OTHER"]])
+    async def test_an_env_secret_the_operator_no_longer_lists_is_missing(
+        self, tenant: Tenant, box: SecretBox, listed: list[str]
+    ) -> None:
+        await Secret.create(tenant_id=tenant.id, name="CLI_TOKEN", provider=SecretProvider.ENV)
+        redactor = Redactor()
+        secrets = TenantSecrets(
+            tenant.id,
+            box=box,
+            redactor=redactor,
+            environ={"PLAIT_SECRET_CLI_TOKEN": "operators-own"},
+            env_secrets=listed,
+        )
+
+        with pytest.raises(NodeError) as info:
+            await secrets.resolve(["CLI_TOKEN"])
+
+        assert info.value.kind is ErrorKind.SECRET_MISSING
+        assert "PLAIT_ENV_SECRETS does not list it" in info.value.message
+        assert "operators-own" not in info.value.message
+        assert redactor.text("operators-own") == "operators-own", "nothing was handed out"
+        assert (await Secret.get(name="CLI_TOKEN")).last_used_at is None
+
     async def test_the_keys_setting_is_never_read_as_an_env_secret(
         self, tenant: Tenant, box: SecretBox
     ) -> None:
         await Secret.create(tenant_id=tenant.id, name="KEYS", provider=SecretProvider.ENV)
         secrets = TenantSecrets(
-            tenant.id, box=box, redactor=Redactor(), environ={"PLAIT_SECRET_KEYS": new_key()}
+            tenant.id,
+            box=box,
+            redactor=Redactor(),
+            environ={"PLAIT_SECRET_KEYS": new_key()},
+            env_secrets=["KEYS"],
         )
 
         with pytest.raises(NodeError) as info:
@@ -300,6 +353,20 @@ class TestSecretValue:
         assert info.value.kind is ErrorKind.SECRET_MISSING
         assert "'KEY'" in info.value.message
 
+    async def test_an_env_secret_only_when_listed(self, tenant: Tenant, box: SecretBox) -> None:
+        await Secret.create(tenant_id=tenant.id, name="KEY", provider=SecretProvider.ENV)
+        environ = {"PLAIT_SECRET_KEY": VALUE}
+
+        listed = await secret_value(
+            tenant.id, "KEY", box=box, environ=environ, env_secrets=["KEY"], at=AT
+        )
+        with pytest.raises(NodeError) as info:
+            await secret_value(tenant.id, "KEY", box=box, environ=environ)
+
+        assert listed == VALUE
+        assert info.value.kind is ErrorKind.SECRET_MISSING
+        assert "PLAIT_ENV_SECRETS" in info.value.message
+
 
 class TestRotateSecrets:
     async def test_add_a_key_rotate_remove_the_old_key_and_every_secret_decrypts(
@@ -317,8 +384,8 @@ class TestRotateSecrets:
         first = await rotate_secrets(SecretBox([new, old]))
         again = await rotate_secrets(SecretBox([new, old]))
 
-        assert first == RotationReport(rotated=4, current=0)
-        assert again == RotationReport(rotated=0, current=4)
+        assert first == RotationReport(rotated=4, current=0, changed_meanwhile=0)
+        assert again == RotationReport(rotated=0, current=4, changed_meanwhile=0)
         after = SecretBox([new])
         for secret in await Secret.filter(provider=SecretProvider.LOCAL):
             assert secret.key_id == after.primary_key_id
@@ -331,3 +398,49 @@ class TestRotateSecrets:
 
         with pytest.raises(SecretUnreadableError):
             await rotate_secrets(make_box())
+
+    async def test_a_secret_replaced_meanwhile_keeps_its_new_value_and_is_counted(
+        self, admin: Principal, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        old, new = new_key(), new_key()
+        for name in ("A", "B"):
+            await store_secret(admin.tenant_id, name, f"old-{name}", box=SecretBox([old]))
+        replace_token = secrets_service._replace_token
+
+        async def put_then_replace(secret: Secret, token: bytes, key_id: str) -> bool:
+            """A server still on the old key replaces ``A`` between rotation's reading of it
+            and its writing of the re-encrypted token."""
+            if secret.name == "A":
+                await put_secret(
+                    admin, "A", value="new-A", description=None, box=SecretBox([old]), at=AT
+                )
+            return await replace_token(secret, token, key_id)
+
+        monkeypatch.setattr(secrets_service, "_replace_token", put_then_replace)
+        first = await rotate_secrets(SecretBox([new, old]))
+        monkeypatch.undo()
+        again = await rotate_secrets(SecretBox([new, old]))
+
+        assert first == RotationReport(rotated=1, current=0, changed_meanwhile=1)
+        assert again == RotationReport(rotated=1, current=1, changed_meanwhile=0)
+        after = SecretBox([new])
+        stored = {s.name: after.decrypt(s.ciphertext or b"") for s in await Secret.all()}
+        assert stored == {"A": "new-A", "B": "old-B"}
+
+    async def test_a_secret_deleted_meanwhile_is_counted(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        old = new_key()
+        await store_secret(tenant.id, "A", "v", box=SecretBox([old]))
+        replace_token = secrets_service._replace_token
+
+        async def delete_then_replace(secret: Secret, token: bytes, key_id: str) -> bool:
+            await Secret.filter(id=secret.id).delete()
+            return await replace_token(secret, token, key_id)
+
+        monkeypatch.setattr(secrets_service, "_replace_token", delete_then_replace)
+
+        report = await rotate_secrets(SecretBox([new_key(), old]))
+
+        assert report == RotationReport(rotated=0, current=0, changed_meanwhile=1)
+        assert await Secret.all().count() == 0
