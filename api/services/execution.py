@@ -19,7 +19,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from api.services.run_records import mark_running, record_outcome
+from api.services.run_records import LeaseTerms, mark_running, record_outcome
 from shared.database.models import RunStatus, WorkflowRun
 from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
@@ -45,6 +45,9 @@ class RecordedRun:
     redactor: Redactor | None = None
     """Redacts each outcome's outputs and error before it is stored; None (the command line)
     stores them as the run returned them."""
+    lease: LeaseTerms | None = None
+    """The lease each execution takes (a worker's, the API process's); None for executions
+    that hold none (the command line, child runs inside their parent's node)."""
 
     @property
     def run_id(self) -> str:
@@ -57,7 +60,7 @@ class RecordedRun:
         A ``queued`` row (an async run) says ``running`` first, in its first attempt.
         """
         if self.record.status is RunStatus.QUEUED:
-            await mark_running(self.record, at=services.clock.now(), new_attempt=True)
+            await self._take(services, new_attempt=True)
         return await self._recorded(self._start(services), services)
 
     async def fork(
@@ -71,7 +74,7 @@ class RecordedRun:
             CheckpointNotFoundError: the thread has no such checkpoint.
         """
         if self.record.status is RunStatus.QUEUED:
-            await mark_running(self.record, at=services.clock.now(), new_attempt=True)
+            await self._take(services, new_attempt=True)
         call = self.compiled.fork(
             run_id=self.run_id,
             checkpoint_id=checkpoint_id,
@@ -87,7 +90,7 @@ class RecordedRun:
         Raises:
             ResumeError: no answers, or answers to questions the run is not asking.
         """
-        await mark_running(self.record, at=services.clock.now())
+        await self._take(services, new_attempt=False)
         call = self.compiled.resume(
             answers, run_id=self.run_id, services=services, checkpointer=self.checkpointer
         )
@@ -101,7 +104,7 @@ class RecordedRun:
         questions again and the outcome lists them. A run that stopped before its first
         checkpoint was stored starts from the beginning.
         """
-        await mark_running(self.record, at=services.clock.now(), new_attempt=True)
+        await self._take(services, new_attempt=True)
         if await self.checkpointer.aget_tuple({"configurable": {"thread_id": self.run_id}}):
             call = self.compiled.continue_run(
                 run_id=self.run_id, services=services, checkpointer=self.checkpointer
@@ -109,6 +112,11 @@ class RecordedRun:
         else:
             call = self._start(services)
         return await self._recorded(call, services)
+
+    async def _take(self, services: RuntimeServices, *, new_attempt: bool) -> None:
+        await mark_running(
+            self.record, at=services.clock.now(), new_attempt=new_attempt, lease=self.lease
+        )
 
     def _start(self, services: RuntimeServices) -> Awaitable[RunOutcome]:
         return self.compiled.start(

@@ -13,15 +13,25 @@ checkpoint, then records each outcome on it:
 Every function takes the tenant (or a row already read through one), so a run of another
 tenant reads as missing. Runs started from this machine's command line belong to the
 ``local_tenant``, created on first use.
+
+Fencing: each execution takes the run with ``mark_running``, which increments the row's
+``fencing_token``, and every later write of that execution is a compare-and-set on the token
+it took as well as on the status. A process that lost the run — its lease expired and another
+worker took it, or someone else resumed it — can therefore never overwrite what the newer
+execution recorded: its write matches no row. An execution holding a lease (``LeaseTerms``:
+a worker, or the API process for sync runs) also writes its owner and expiry, which its
+``RunExecutor`` renews; a run whose lease is live cannot be taken by anyone else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from shared.database.models import (
     RunSource,
@@ -40,9 +50,11 @@ from workflow_compiler.spec import WorkflowSpec
 
 __all__ = [
     "LOCAL_TENANT_ID",
+    "LeaseTerms",
     "RunEndedError",
     "RunExistsError",
     "RunNotFoundError",
+    "RunTakenError",
     "create_run",
     "load_run",
     "local_tenant",
@@ -83,6 +95,31 @@ class RunNotFoundError(NotFoundError):
 class RunEndedError(ConflictError):
     """The run was canceled or completed (by another request) before it could execute again
     (409)."""
+
+
+class RunTakenError(ConflictError):
+    """Another execution took the run first: it holds a live lease on it, or took it since
+    this row was read (409)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseTerms:
+    """How a process holds the runs it executes: who it is, and for how long a lease lasts
+    without a renewal."""
+
+    owner: str
+    """Unique per process (``run_leases.process_owner``)."""
+    ttl_s: float
+    """A lease not renewed within this many seconds expires, and the reaper hands the run
+    to another worker."""
+
+    def lease_fields(self, at: datetime) -> dict[str, Any]:
+        """The columns a write taking or renewing the lease at ``at`` sets."""
+        return {"lease_owner": self.owner, "lease_expires_at": at + timedelta(seconds=self.ttl_s)}
+
+
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+"""Written with every outcome: a run that stopped executing is held by nobody."""
 
 
 class RunExistsError(PlaitError):
@@ -171,12 +208,17 @@ async def run_spec(run: WorkflowRun) -> dict[str, Any]:
     return version.spec
 
 
-async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = False) -> None:
-    """Say that the run executes again, before resuming or continuing it.
+async def mark_running(
+    run: WorkflowRun, *, at: datetime, new_attempt: bool = False, lease: LeaseTerms | None = None
+) -> None:
+    """Take the run for an execution, before starting, resuming or continuing it.
 
     The error and end time of an earlier failure are cleared: they described an attempt
-    that is over. A run that was canceled or completed meanwhile (by another request) is
-    left alone and ``RunEndedError`` says so: it must not execute.
+    that is over. The fencing token is incremented (see the module docstring), and with
+    ``lease`` the lease is taken. A run that was canceled or completed meanwhile is left
+    alone and ``RunEndedError`` says so; a run another execution holds (a live lease, or a
+    token newer than ``run``'s) is left alone and ``RunTakenError`` says so: it must not
+    execute here.
 
     Args:
         run: The row to update (updated in place too).
@@ -184,9 +226,12 @@ async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = Fa
         new_attempt: The run is taken up afresh (continued after a failure or a crash, by a
             new process) rather than answered within the execution that paused it; counts
             in ``attempt``.
+        lease: The executing process's lease, or None for an execution that holds none
+            (the command line, a child run inside its parent's node).
 
     Raises:
         RunEndedError: the row is canceled or completed.
+        RunTakenError: another execution holds the run.
     """
     values: dict[str, Any] = {
         "status": RunStatus.RUNNING,
@@ -194,13 +239,19 @@ async def mark_running(run: WorkflowRun, *, at: datetime, new_attempt: bool = Fa
         "error_message": None,
         "ended_at": None,
         "updated_at": at,
+        "fencing_token": run.fencing_token + 1,
+        **(lease.lease_fields(at) if lease is not None else _NO_LEASE),
     }
     if run.started_at is None:
         values["started_at"] = at
     if new_attempt:
         values["attempt"] = run.attempt + 1
-    if not await _write(run, _RESTARTABLE, values):
-        raise RunEndedError(f"run {run.id!r} is {run.status}: it does not execute again")
+    lease_free = Q(lease_owner__isnull=True) | Q(lease_expires_at__lt=at)
+    if await _write(run, _RESTARTABLE, values, lease_free):
+        return
+    if run.status in _RESTARTABLE:
+        raise RunTakenError(f"run {run.id!r} is executing elsewhere")
+    raise RunEndedError(f"run {run.id!r} is {run.status}: it does not execute again")
 
 
 async def record_outcome(
@@ -208,8 +259,9 @@ async def record_outcome(
 ) -> bool:
     """Store where a run got to: its status, and its outputs or its error.
 
-    Only a row that still says ``running`` is written: a run canceled while it executed
-    stays canceled, and the outcome is dropped.
+    Only a row that still says ``running`` under the token this execution took is written:
+    a run canceled while it executed stays canceled, a run another worker took over keeps
+    that worker's progress, and the outcome is dropped. The lease is released.
 
     Args:
         run: The row to update (updated in place too).
@@ -238,6 +290,7 @@ async def record_outcome(
             "error_message": message,
             "ended_at": at if status in _FINAL else None,
             "updated_at": at,
+            **_NO_LEASE,
         },
     )
     if stored:
@@ -249,12 +302,19 @@ async def record_canceled(run: WorkflowRun, *, at: datetime) -> bool:
     """Store that the run was canceled on request: final, nothing more executes.
 
     Returns:
-        False when the run had ended already (its end stands).
+        False when the run had ended already (its end stands), or was taken by an execution
+        since ``run`` was read (the token moved on: that execution records the cancel).
     """
     return await _write(
         run,
         _CANCELABLE,
-        {"status": RunStatus.CANCELED, "ended_at": at, "cancel_requested_at": at, "updated_at": at},
+        {
+            "status": RunStatus.CANCELED,
+            "ended_at": at,
+            "cancel_requested_at": run.cancel_requested_at or at,
+            "updated_at": at,
+            **_NO_LEASE,
+        },
     )
 
 
@@ -278,18 +338,28 @@ async def record_internal_failure(
             "error_message": f"the run stopped ({type(exc).__name__}) before it finished; retry it",
             "ended_at": at,
             "updated_at": at,
+            **_NO_LEASE,
         },
     )
 
 
-async def _write(run: WorkflowRun, expected: Collection[RunStatus], values: dict[str, Any]) -> bool:
-    """Update the row only while its status is one of ``expected`` (a compare-and-set, so a
-    concurrent cancel is never overwritten), and ``run`` with it; else read its status."""
-    updated = await WorkflowRun.filter(id=run.id, status__in=list(expected)).update(**values)
+async def _write(
+    run: WorkflowRun,
+    expected: Collection[RunStatus],
+    values: dict[str, Any],
+    *conditions: Q,
+) -> bool:
+    """Update the row only while its status is one of ``expected`` and its fencing token is
+    ``run``'s (a compare-and-set: a concurrent cancel, or a newer execution, is never
+    overwritten), and ``run`` with it; else read its status and token."""
+    updated = await WorkflowRun.filter(
+        *conditions, id=run.id, status__in=list(expected), fencing_token=run.fencing_token
+    ).update(**values)
     if updated:
         for name, value in values.items():
             setattr(run, name, value)
     else:
-        current = await WorkflowRun.get(id=run.id).only("id", "status")
+        current = await WorkflowRun.get(id=run.id).only("id", "status", "fencing_token")
         run.status = current.status
+        run.fencing_token = current.fencing_token
     return bool(updated)
