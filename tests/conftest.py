@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: a virtual clock, runtime services, test databases."""
+"""Fixtures shared by the whole suite: a virtual clock, runtime services, test databases, a
+fresh compile cache, and the scriptable ``probe`` tool."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 
 from tests.support.clock import FakeClock
 from tests.support.database import DatabaseFactory, database_backends
+from tests.workflow_compiler.lowering.conftest import ProbeTool
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import CollectingSink
+from workflow_compiler.lowering import clear_cache
 from workflow_compiler.registries.models import StaticModelProviders
 from workflow_compiler.secrets import MappingSecrets
 
@@ -93,3 +96,18 @@ async def database(database_url: str) -> AsyncIterator[str]:
         yield database_url
     finally:
         await close_database()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test compiles its own graphs, so a run continued in a test never reuses a graph
+    compiled by another."""
+    clear_cache()
+
+
+@pytest.fixture
+def probe(services: RuntimeServices) -> ProbeTool:
+    """The ``probe`` tool, registered in the test's services: it counts its calls."""
+    tool = ProbeTool()
+    services.tools.register(tool)
+    return tool

@@ -17,6 +17,7 @@ a run that is queued or waits for people is canceled at once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -33,12 +34,11 @@ from api.services.runs import (
     ExecutionMode,
     NewRun,
     compiled_run,
-    continue_action,
     create_api_run,
     execute,
     get_run,
     pending_questions,
-    start_action,
+    take_up,
 )
 from shared.database.models import Role, RunSource, RunStatus, WorkflowRun
 from shared.errors import ConflictError
@@ -67,6 +67,11 @@ __all__ = [
 
 _FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
 _CANCELABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_HUMAN)
+
+_REMOTE_CANCEL_WAIT_S = 10.0
+"""How long a cancel waits for the process executing the run to stop it and record it."""
+
+_REMOTE_CANCEL_POLL_S = 0.05
 
 
 class RunStateError(ConflictError):
@@ -152,7 +157,7 @@ async def retry_run(
         await record_audit(
             principal, "run.retry", run.id, at=at, detail={"attempt": run.attempt + 1}
         )
-    await execute(run, compiled, continue_action, mode=mode, executor=executor)
+    await take_up(run, compiled, mode=mode, executor=executor)
     return run
 
 
@@ -175,11 +180,9 @@ async def rerun(
     principal.require(Role.OPERATOR)
     parent = await get_run(principal, run_id)
     compiled = await compiled_run(parent, executor.services.tools)
-    child = await create_api_run(
-        principal, _child_of(parent, compiled, parent.inputs), mode=mode, at=at
-    )
+    child = await create_api_run(principal, _child_of(parent, compiled, parent.inputs), at=at)
 
-    await execute(child, compiled, start_action, mode=mode, executor=executor)
+    await take_up(child, compiled, mode=mode, executor=executor)
     return child
 
 
@@ -223,7 +226,7 @@ async def replay_run(
     ):
         raise CheckpointNotFoundError(f"run '{parent.id}' has no checkpoint '{checkpoint_id}'")
     new = _child_of(parent, compiled, run_inputs, forked_from=checkpoint_id)
-    child = await create_api_run(principal, new, mode=mode, at=at)
+    child = await create_api_run(principal, new, at=at)
 
     async def fork(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
         await recorded.checkpointer.acopy_thread(parent.id, recorded.run_id)
@@ -237,11 +240,17 @@ async def cancel_run(
     principal: Principal, run_id: str, *, executor: RunExecutor, at: datetime
 ) -> WorkflowRun:
     """Stop a run for good: a queued or waiting run at once; an executing one at its node in
-    flight, which is cancelled.
+    flight, which is cancelled, in whichever process executes it.
+
+    The request is written on the row first (``cancel_requested_at``): the process holding
+    the run reads it within ``PLAIT_LEASE_CHECK_S`` and records the cancel, and a worker
+    taking the run up later records it instead of executing. This waits up to
+    ``_REMOTE_CANCEL_WAIT_S`` for that.
 
     Returns:
-        The run as it is after the cancel: ``canceled``, or the final status it reached
-        while the cancel was on its way.
+        The run as it is after the cancel: ``canceled``, the final status it reached while
+        the cancel was on its way, or still ``running`` (with ``cancel_requested_at``) when
+        its process did not answer in time.
 
     Raises:
         PermissionDeniedError: the principal is a viewer.
@@ -258,10 +267,29 @@ async def cancel_run(
             "that run, which cancels this one"
         )
     await record_audit(principal, "run.cancel", run.id, at=at)
-    await executor.cancel(run.id)
-    await executor.record_canceled(run, at=at)
+    await WorkflowRun.filter(
+        id=run.id, status__in=_CANCELABLE, cancel_requested_at__isnull=True
+    ).update(cancel_requested_at=at)
+    if not await executor.cancel(run.id):
+        await _cancel_elsewhere(run, executor, at)
     await _cancel_children(run.id, executor, at)
     return await get_run(principal, run_id)
+
+
+async def _cancel_elsewhere(run: WorkflowRun, executor: RunExecutor, at: datetime) -> None:
+    """Record the cancel of a run not executing here, unless another process holds it under a
+    live lease: then wait for that process to record it."""
+    deadline = asyncio.get_running_loop().time() + _REMOTE_CANCEL_WAIT_S
+    while run.status in _CANCELABLE:
+        now = executor.services.clock.now()
+        held = run.lease_expires_at is not None and run.lease_expires_at >= now
+        if run.status is RunStatus.RUNNING and held:
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            await asyncio.sleep(_REMOTE_CANCEL_POLL_S)
+        elif await executor.record_canceled(run, at=now):
+            return
+        run = await WorkflowRun.get(id=run.id)
 
 
 def _is_executing_child(run: WorkflowRun) -> bool:

@@ -15,8 +15,15 @@ place for what must hold whatever the mode:
   quote data), with a ``run_failed`` event, and logged; the run can be retried.
 - Whoever follows the run's events (SSE) is told about each new status (``on_change``).
 
-Issue 5 (workers) moves async runs to taskiq workers holding leases; the in-process executor
-stays the embedded default.
+- Leases (with ``lease``): each execution takes its run under the process's lease
+  (``run_records.mark_running``), and a keeper task renews the leases of the runs executing
+  here. Every ``check_s`` it also reads their rows: a run someone asked to cancel (from any
+  process: ``cancel_requested_at``) is cancelled here like a local cancel, and a run another
+  process took over (its lease expired, the reaper handed it on) is stopped without recording
+  anything, because the newer execution owns its row now.
+- Queue (with ``queue``): ``enqueue`` hands an async run to the workers by id; without one,
+  or when putting it on the queue fails (Redis away), the run stays ``queued`` for the
+  sweeper, or executes here in the background when there is no queue at all.
 """
 
 from __future__ import annotations
@@ -24,21 +31,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from api.services.child_runs import TenantChildRuns
 from api.services.execution import RecordedRun
-from api.services.run_records import RunEndedError, record_canceled, record_internal_failure
+from api.services.run_leases import HeldRun, held_runs, release_leases, renew_leases
+from api.services.run_records import (
+    LeaseTerms,
+    RunEndedError,
+    RunTakenError,
+    record_canceled,
+    record_internal_failure,
+)
 from shared.database.models import WorkflowRun
 from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import EventSink, RunEvent
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
 
-__all__ = ["RunAction", "RunExecutor", "TenantServices"]
+__all__ = ["LeaseKeeping", "RunAction", "RunExecutor", "RunQueue", "TenantServices"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +65,30 @@ TenantServices = Callable[[str, RuntimeServices], Awaitable[RuntimeServices]]
 
 _CANCEL_WAIT_S = 30.0
 """How long ``cancel`` waits for a canceled run's task to record its end."""
+
+_RELEASE_WAIT_S = 5.0
+"""How long ``aclose`` tries to give the leases up; a database that does not answer must not
+hold the shutdown (the leases then expire on their own)."""
+
+
+class RunQueue(Protocol):
+    """Where async runs wait for a worker (``worker.broker``): a message is a run id."""
+
+    async def put(self, run_id: str) -> None:
+        """Enqueue the run; raises when the queue cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseKeeping:
+    """The lease of a process's executions and how often it is looked after."""
+
+    terms: LeaseTerms
+    check_s: float = 1.0
+    """How often the rows of the runs executing here are read for cancel requests and lost
+    leases: the delay of a cancel sent to another process."""
+    renew_s: float | None = None
+    """How often the leases are renewed; None: a third of their time to live, so two
+    renewals can fail before one expires."""
 
 
 class RunExecutor:
@@ -66,6 +105,10 @@ class RunExecutor:
             secrets and model providers. None: every tenant uses ``services`` as they are.
         redactor: Masks secrets and sensitive keys in the outcomes recorded (None: the
             outcomes are recorded as they are).
+        lease: How executions here hold their runs; None: they hold no lease (tests, a
+            process that is its database's only executor and cannot be cancelled from
+            elsewhere).
+        queue: Where ``enqueue`` puts async runs; None: they execute here.
     """
 
     def __init__(
@@ -77,6 +120,8 @@ class RunExecutor:
         on_change: Callable[[str], None],
         tenant_services: TenantServices | None = None,
         redactor: Redactor | None = None,
+        lease: LeaseKeeping | None = None,
+        queue: RunQueue | None = None,
     ) -> None:
         self.services = services
         self.checkpointer = checkpointer
@@ -84,8 +129,20 @@ class RunExecutor:
         self._on_change = on_change
         self._tenant_services = tenant_services
         self._redactor = redactor
+        self._lease = lease
+        self._queue = queue
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._canceling: set[str] = set()
+        self._lost: set[str] = set()
+        self._records: dict[str, WorkflowRun] = {}
+        self._keeper: asyncio.Task[None] | None = None
+        self._leased = False
+        """Whether an execution here ever took a lease (so ``aclose`` has leases to give up)."""
+
+    @property
+    def lease_terms(self) -> LeaseTerms | None:
+        """The lease executions here take, if they take one."""
+        return self._lease.terms if self._lease is not None else None
 
     def submit(
         self, run: WorkflowRun, compiled: CompiledWorkflow, action: RunAction
@@ -106,11 +163,45 @@ class RunExecutor:
             compiled=compiled,
             checkpointer=self.checkpointer,
             redactor=self._tenant_redactor(run),
+            lease=self.lease_terms,
         )
         task = asyncio.create_task(self._execute(recorded, action), name=run.id)
         self._tasks[run.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+        self._records[run.id] = run
+        task.add_done_callback(lambda _: self._forget(run.id))
+        if self._lease is not None:
+            self._leased = True
+            if self._keeper is None:
+                self._keeper = asyncio.create_task(self._keep_leases(self._lease), name="leases")
         return task
+
+    def _forget(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+        self._records.pop(run_id, None)
+        self._canceling.discard(run_id)
+        self._lost.discard(run_id)
+
+    async def enqueue(self, run: WorkflowRun, compiled: CompiledWorkflow) -> None:
+        """Hand a ``queued`` run to the workers; without a queue, take it up here in the
+        background (``runs.take_up_action``).
+
+        A queue that cannot be reached is logged, not raised: the row says ``queued`` and the
+        sweeper enqueues it again once the queue is back, so the caller's answer stands.
+        """
+        if self._queue is None:
+            from api.services.runs import take_up_action  # runs imports this module
+
+            self.submit(run, compiled, take_up_action(run))
+            return
+        try:
+            await self._queue.put(run.id)
+        except Exception as exc:
+            logger.warning(
+                "run %s stays queued: the queue cannot be reached (%s); the sweeper enqueues "
+                "it again",
+                run.id,
+                type(exc).__name__,
+            )
 
     async def record_failure(self, run: WorkflowRun, exc: Exception) -> None:
         """Record a run that cannot execute as failed (``internal_error``, retryable), end
@@ -122,11 +213,13 @@ class RunExecutor:
         """Tell the run's followers that its status changed outside an execution."""
         self._on_change(run_id)
 
-    async def record_canceled(self, run: WorkflowRun, *, at: datetime) -> None:
-        """Record a run that does not execute here as canceled (unless it ended already),
-        end its event stream, and tell its followers."""
-        await _canceled(run, self._events_for(run), at=at)
+    async def record_canceled(self, run: WorkflowRun, *, at: datetime) -> bool:
+        """Record a run that does not execute here as canceled, end its event stream, and
+        tell its followers; whether it was recorded (not when the run ended, or an execution
+        took it, since ``run`` was read)."""
+        recorded = await _canceled(run, self._events_for(run), at=at)
         self._on_change(run.id)
+        return recorded
 
     async def wait_for(self, run_id: str) -> None:
         """Wait until the run stops executing here (at once when it is not executing)."""
@@ -163,12 +256,65 @@ class RunExecutor:
         """Stop every run still executing (the process is shutting down).
 
         Their rows keep saying ``running``/``queued``: they were not canceled by anyone and
-        are continued from their last checkpoint later (``plait runs resume``, the reaper).
+        are continued from their last checkpoint later. Their leases are given up, so the
+        reaper hands them to another worker at once rather than when they would expire.
         """
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+            self._keeper = None
+        if self._lease is not None and self._leased:
+            try:
+                async with asyncio.timeout(_RELEASE_WAIT_S):
+                    await release_leases(self._lease.terms.owner, at=self.services.clock.now())
+            except Exception as exc:
+                logger.warning("could not give up this process's leases: %s", type(exc).__name__)
+
+    async def _keep_leases(self, lease: LeaseKeeping) -> None:
+        """Renew the leases of the runs executing here, and stop those canceled elsewhere or
+        taken over (see the module docstring). Ends when nothing executes here."""
+        renew_s = lease.renew_s if lease.renew_s is not None else lease.terms.ttl_s / 3
+        clock = self.services.clock
+        last_renewal = clock.now()
+        try:
+            while self._tasks:
+                await asyncio.sleep(lease.check_s)
+                running = list(self._tasks)
+                if not running:
+                    break
+                try:
+                    now = clock.now()
+                    if (now - last_renewal).total_seconds() >= renew_s:
+                        await renew_leases(lease.terms, running, at=now)
+                        last_renewal = now
+                    for held in await held_runs(running):
+                        self._look_after(held, owner=lease.terms.owner)
+                except Exception as exc:
+                    logger.warning("leases not renewed this time: %s", type(exc).__name__)
+        finally:
+            self._keeper = None
+
+    def _look_after(self, held: HeldRun, *, owner: str) -> None:
+        """Stop the run's task if another execution took the run (a newer token that is not
+        this process's: ours is written before the task learns it), or if it was asked to
+        cancel."""
+        task = self._tasks.get(held.id)
+        record = self._records.get(held.id)
+        if task is None or record is None or task.done():
+            return
+        if held.id in self._canceling or held.id in self._lost:
+            return
+        if held.fencing_token != record.fencing_token and held.lease_owner != owner:
+            logger.warning("run %s was taken over by another process: stopping it here", held.id)
+            self._lost.add(held.id)
+            task.cancel()
+        elif held.cancel_requested:
+            self._canceling.add(held.id)
+            task.cancel()
 
     async def _services_for(self, run: WorkflowRun) -> RuntimeServices:
         """The services of one execution of ``run``: its tenant's secrets and providers, its
@@ -197,11 +343,15 @@ class RunExecutor:
             services = await self._services_for(run)
             await action(recorded, services)
         except asyncio.CancelledError:
+            if run.id in self._lost:
+                return  # the newer execution records what happens to the run
             if run.id not in self._canceling:
                 raise
             await _canceled(run, services.events, at=services.clock.now())
         except RunEndedError:
             logger.info("run %s ended before it could execute again", run.id)
+        except RunTakenError:
+            logger.info("run %s is executing elsewhere: not executed here", run.id)
         except Exception as exc:
             logger.exception("run %s stopped on an unexpected error", run.id)
             await _failed(run, exc, services.events, at=services.clock.now())
@@ -209,9 +359,11 @@ class RunExecutor:
             self._on_change(run.id)
 
 
-async def _canceled(run: WorkflowRun, events: EventSink, *, at: datetime) -> None:
-    if await record_canceled(run, at=at):
-        await events.emit(RunEvent(kind="run_canceled", run_id=run.id, at=at))
+async def _canceled(run: WorkflowRun, events: EventSink, *, at: datetime) -> bool:
+    if not await record_canceled(run, at=at):
+        return False
+    await events.emit(RunEvent(kind="run_canceled", run_id=run.id, at=at))
+    return True
 
 
 async def _failed(run: WorkflowRun, exc: Exception, events: EventSink, *, at: datetime) -> None:

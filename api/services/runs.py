@@ -72,6 +72,8 @@ __all__ = [
     "start_action",
     "start_adhoc_run",
     "start_run",
+    "take_up",
+    "take_up_action",
 ]
 
 MAX_RUN_PAGE = 200
@@ -230,7 +232,7 @@ async def _start(
             return existing, False
     new = await new_run()
     try:
-        run = await create_api_run(principal, new, mode=mode, at=at)
+        run = await create_api_run(principal, new, at=at)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -238,7 +240,7 @@ async def _start(
         if existing is None:
             raise
         return existing, False  # a concurrent request with the same key won
-    await execute(run, compile_workflow(new.spec), start_action, mode=mode, executor=executor)
+    await take_up(run, compile_workflow(new.spec), mode=mode, executor=executor)
     return run, True
 
 
@@ -252,19 +254,23 @@ async def continue_action(run: RecordedRun, services: RuntimeServices) -> RunOut
     return await run.continue_run(services)
 
 
-async def create_api_run(
-    principal: Principal, new: NewRun, *, mode: ExecutionMode, at: datetime
-) -> WorkflowRun:
+def take_up_action(run: WorkflowRun) -> RunAction:
+    """What executing the run from its row alone means: start it if it never started, else
+    continue it from its last checkpoint. A queue message carries only the run id, so this is
+    what a worker does with one."""
+    return start_action if run.attempt == 0 else continue_action
+
+
+async def create_api_run(principal: Principal, new: NewRun, *, at: datetime) -> WorkflowRun:
     """Write a run's row, its tag rows and the audit event, in one transaction.
 
-    A sync run is ``running`` from the start (it executes right away in the caller's
-    request); an async one is ``queued`` until its task takes it.
+    The run is ``queued`` until an execution takes it (``mark_running``): right away in the
+    caller's request (sync), or in a worker (async).
 
     Raises:
         IntegrityError: ``new.idempotency_key`` is taken in the tenant.
     """
     unique_tags = list(dict.fromkeys(new.tags))
-    sync = mode is ExecutionMode.SYNC
     version = new.version
     async with in_transaction():
         run = await WorkflowRun.create(
@@ -278,14 +284,12 @@ async def create_api_run(
             ),
             spec_hash=new.spec.spec_hash(),
             inputs=dict(new.inputs),
-            status=RunStatus.RUNNING if sync else RunStatus.QUEUED,
+            status=RunStatus.QUEUED,
             source=new.source,
             tags=unique_tags,
             idempotency_key=new.idempotency_key,
             parent_run_id=new.parent_run_id,
             forked_from_checkpoint_id=new.forked_from_checkpoint_id,
-            started_at=at if sync else None,
-            attempt=1 if sync else 0,
         )
         await RunTag.bulk_create(
             [RunTag(tenant_id=principal.tenant_id, run=run, tag=tag) for tag in unique_tags]
@@ -314,6 +318,20 @@ async def execute(
     task = executor.submit(run, compiled, action)
     if mode is ExecutionMode.SYNC:
         await asyncio.shield(task)
+
+
+async def take_up(
+    run: WorkflowRun, compiled: CompiledWorkflow, *, mode: ExecutionMode, executor: RunExecutor
+) -> None:
+    """Execute the run from where its row says it is (``take_up_action``): here, waited for
+    (sync), or through the executor's queue, on a worker (async).
+
+    The row is updated in place with a sync outcome.
+    """
+    if mode is ExecutionMode.SYNC:
+        await execute(run, compiled, take_up_action(run), mode=mode, executor=executor)
+    else:
+        await executor.enqueue(run, compiled)
 
 
 async def compiled_run(run: WorkflowRun, tools: ToolRegistry) -> CompiledWorkflow:

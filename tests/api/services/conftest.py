@@ -1,5 +1,5 @@
-"""Fixtures of the service tests: an executor of runs on the test's database, a fresh compile
-cache, and the scriptable ``probe`` tool."""
+"""Fixtures of the service tests: an executor of runs on the test's database (the fresh
+compile cache and the scriptable ``probe`` tool are the suite's, in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import pytest
 
 from api.services.run_executor import RunExecutor
 from shared.database.checkpointer import TortoiseSaver
-from tests.workflow_compiler.lowering.conftest import ProbeTool
 from workflow_compiler.context import RuntimeServices
-from workflow_compiler.lowering import clear_cache
 
 
 @pytest.fixture
@@ -34,18 +32,3 @@ async def executor(
     )
     yield executor
     await executor.aclose()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Each test compiles its own graphs, so a run continued in a test never reuses a graph
-    compiled by another."""
-    clear_cache()
-
-
-@pytest.fixture
-def probe(services: RuntimeServices) -> ProbeTool:
-    """The ``probe`` tool, registered in the test's services: it counts its calls."""
-    tool = ProbeTool()
-    services.tools.register(tool)
-    return tool
