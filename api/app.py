@@ -13,14 +13,11 @@ the database clears again. One app per process owns the database at a time.
 
 from __future__ import annotations
 
-import os
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
-import httpx
 from fastapi import FastAPI
-from starlette.datastructures import State
 from tortoise.context import get_current_context, set_global_context
 
 from api.deps import app_model_providers, app_tools
@@ -29,18 +26,11 @@ from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.routers import API_ROUTER
 from api.routers.sse import SSE_HEARTBEAT_S
-from api.services import recovery
-from api.services.providers import tenant_model_providers
-from api.services.run_events import RecordingSink, RunEventHub
-from api.services.run_executor import RunExecutor
-from api.services.secrets import TenantSecrets
 from shared.config import Settings
-from shared.crypto import SecretBox, open_secret_box
 from shared.database import close_database, init_database
-from shared.database.checkpointer import TortoiseSaver
 from shared.redaction import LogRedaction, Redactor, redactor_for
-from workflow_compiler.context import RuntimeServices
-from workflow_compiler.secrets import MappingSecrets
+from worker.runtime import ProcessRuntime, hub_for, open_runtime
+from worker.scheduler import Scheduler, SchedulerTimings
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -48,14 +38,15 @@ API_PREFIX = "/v1"
 """Every route lives under this prefix (DESIGN §6)."""
 
 
-def create_app(settings: Settings, *, recover_runs: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     """The Plait API for ``settings``: routers under ``/v1``, errors as problem+json.
+
+    The app executes sync runs itself, under leases (``worker.runtime``); async runs go to the
+    broker: to ``plait worker`` processes with Redis, to this process without.
 
     Args:
         settings: This process's settings; the database is opened from them at startup.
-        recover_runs: At startup, take up the runs a previous start left running or queued
-            (``api.services.recovery``): only for a process that is its database's sole
-            executor, i.e. ``plait serve``.
+        scheduler: Run the reaper and the sweeper in this process too (``plait serve``).
 
     Returns:
         The ASGI application, ready for uvicorn or an httpx ``ASGITransport``.
@@ -68,8 +59,8 @@ def create_app(settings: Settings, *, recover_runs: bool = False) -> FastAPI:
     )
     app.state.settings = settings
     app.state.redactor = redactor_for(settings)
-    app.state.recover_runs = recover_runs
-    app.state.run_events = RunEventHub()
+    app.state.scheduler = scheduler
+    app.state.run_events = hub_for(settings)
     app.state.sse_heartbeat_s = SSE_HEARTBEAT_S
     app.include_router(API_ROUTER, prefix=API_PREFIX)
     install_problem_handlers(app)
@@ -86,18 +77,42 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         LogRedaction(redactor).install() if redactor is not None else _nothing_to_stop
     )
     try:
-        async with _database(settings), httpx.AsyncClient() as http:
-            app.state.http = http
-            app.state.secret_box = await open_secret_box(settings)
-            executor = app.state.runs = _run_executor(app.state, http)
-            try:
-                if app.state.recover_runs:
-                    await recovery.recover_runs(executor)
+        async with (
+            _database(settings),
+            open_runtime(
+                settings,
+                tools=app_tools(app.state),
+                models=app_model_providers(app.state),
+                redactor=app.state.redactor,
+                hub=app.state.run_events,
+                env_secrets=lambda: app.state.settings.env_secrets,
+                worker=False,
+            ) as runtime,
+        ):
+            app.state.http = runtime.http
+            app.state.secret_box = runtime.secret_box
+            app.state.runs = runtime.executor
+            async with _scheduled(app.state.scheduler, runtime, settings):
                 yield
-            finally:
-                await executor.aclose()
     finally:
         stop_log_redaction()
+
+
+@asynccontextmanager
+async def _scheduled(
+    scheduler: bool, runtime: ProcessRuntime, settings: Settings
+) -> AsyncIterator[None]:
+    """The reaper and the sweeper in a task of the app's, when it runs them."""
+    if not scheduler:
+        yield
+        return
+    timings = SchedulerTimings.from_settings(settings)
+    task = asyncio.create_task(Scheduler(runtime.queue, timings).run(), name="scheduler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _nothing_to_stop() -> None:
@@ -121,54 +136,3 @@ async def _database(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         await close_database()
-
-
-def _run_executor(state: State, http: httpx.AsyncClient) -> RunExecutor:
-    """The executor of the runs this process executes, on the app's tools; each run uses its
-    tenant's secrets and model providers, its events are recorded (redacted), and its
-    followers told (``state.run_events``)."""
-    hub: RunEventHub = state.run_events
-    redactor: Redactor = state.redactor
-    services = RuntimeServices(
-        tools=app_tools(state),
-        models=app_model_providers(state),
-        secrets=MappingSecrets({}),
-        http=http,
-    )
-    box: SecretBox = state.secret_box
-
-    async def tenant_services(tenant_id: str, services: RuntimeServices) -> RuntimeServices:
-        """A tenant's runs read its encrypted secrets and use its model providers; every secret
-        value the tenant has in use is masked in what its nodes output."""
-        tenant = redactor.for_tenant(tenant_id)
-        env_secrets: tuple[str, ...] = state.settings.env_secrets
-        return replace(
-            services,
-            secrets=TenantSecrets(
-                tenant_id,
-                box=box,
-                redactor=tenant,
-                env_secrets=env_secrets,
-                clock=services.clock,
-            ),
-            models=await tenant_model_providers(
-                tenant_id,
-                box=box,
-                redactor=tenant,
-                environ=os.environ,
-                http=http,
-                env_secrets=env_secrets,
-            ),
-            secrets_in_use=tenant.values,
-        )
-
-    return RunExecutor(
-        services,
-        checkpointer=TortoiseSaver(),
-        events_for=lambda run: RecordingSink(
-            run, hub=hub, redactor=redactor.for_tenant(run.tenant_id)
-        ),
-        on_change=hub.notify,
-        tenant_services=tenant_services,
-        redactor=redactor,
-    )

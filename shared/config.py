@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     )
     """A secret because a Redis URL may carry a password."""
 
+    redis_prefix: str = Field(
+        default="plait",
+        min_length=1,
+        description="Prefix of every Redis key and channel Plait uses (the run stream, its "
+        "consumer group, the run-event channel), so that several Plait deployments can share "
+        "one Redis.",
+    )
+    """Every process of one deployment must use the same prefix."""
+
     db_pool_min: int = Field(
         default=1,
         ge=1,
@@ -122,6 +131,38 @@ class Settings(BaseSettings):
     """Opt-in, because every tenant's admin may create an ``env`` secret of any name: without
     the list, any of them could read whatever ``PLAIT_SECRET_*`` the operator set, the CLI's
     included. Checked by ``api.services.secrets`` when an ``env`` secret is written and read."""
+
+    lease_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a worker's lease on a run lasts without a heartbeat; after it, "
+        "the scheduler's reaper hands the run to another worker.",
+    )
+    """How long a dead worker's runs wait before they continue elsewhere; heartbeats come at a
+    third of it, so it must exceed a few database round trips under load."""
+
+    lease_check_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between a process's reads of the runs it executes, for cancel "
+        "requests from other processes and lost leases.",
+    )
+    """The delay of a cancel that reaches a run executing in another process."""
+
+    scheduler_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between the scheduler's passes (reaper and sweeper).",
+    )
+    """Bounds, with ``lease_ttl_s``, how long a dead worker's run waits."""
+
+    sweep_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a run may stay queued before the sweeper enqueues it again (its "
+        "message never reached Redis, or Redis lost it).",
+    )
+    """Longer than a normal backlog lasts: a message sent twice is harmless, but wasted."""
 
     @model_validator(mode="after")
     def _check_pool_bounds(self) -> Self:

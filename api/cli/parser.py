@@ -22,8 +22,13 @@ COMMANDS: dict[str, str] = {
     "secrets": "api.cli.secrets",
     "api": "api.cli.api_server",
     "serve": "api.cli.serve",
+    "worker": "api.cli.worker",
+    "scheduler": "api.cli.scheduler",
 }
 """Command name → module whose ``command(args) -> int`` carries it out."""
+
+DEFAULT_WORKER_CONCURRENCY = 16
+"""Runs a worker executes at once: they mostly wait on models, tools and the database."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _keys(commands)
     _secrets(commands)
     _api(commands)
+    _worker(commands)
+    _scheduler(commands)
     _serve(commands)
     return parser
 
@@ -154,6 +161,44 @@ def _api(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "and is migrated at start unless PLAIT_MIGRATE_ON_START is off.",
     )
     _listen(api)
+
+
+def _worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plait worker``: executes the async runs queued in Redis."""
+    worker = commands.add_parser(
+        "worker",
+        help="execute async runs from the Redis queue",
+        description="Take runs from the Redis stream of PLAIT_REDIS_URL and execute them "
+        "against PLAIT_DATABASE_URL until interrupted, holding a lease on each (renewed "
+        "every PLAIT_LEASE_TTL_S / 3 seconds). Start as many as you like, on any machine; "
+        "run 'plait scheduler' beside them so that the runs of a worker that dies continue "
+        "elsewhere. SIGTERM or Ctrl-C stops the runs in flight and gives up their leases.",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=DEFAULT_WORKER_CONCURRENCY,
+        help=f"runs executed at once (default: {DEFAULT_WORKER_CONCURRENCY})",
+    )
+
+
+def _scheduler(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plait scheduler``: the reaper and the sweeper."""
+    commands.add_parser(
+        "scheduler",
+        help="hand lost and stuck runs to the workers again",
+        description="Every PLAIT_SCHEDULER_INTERVAL_S seconds, re-enqueue the running runs "
+        "whose worker's lease expired (the reaper) and the runs queued for longer than "
+        "PLAIT_SWEEP_AFTER_S seconds (the sweeper: their message never reached Redis, or "
+        "Redis lost it). Several schedulers may run at once.",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

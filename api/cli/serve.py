@@ -6,10 +6,12 @@ creates the ``default`` tenant, an admin API key, and a published workflow for e
 the repository's ``examples/`` (``api.services.bootstrap``); the key is printed on stdout that
 once and nowhere else. Every start then prints the URL it serves on, once it listens.
 
-Runs execute in the API process for now; runs that a previous start left running or queued
-are taken up again at start (``api.services.recovery``). The in-process worker and the
-trigger engine will be more tasks of ``_serve``'s event loop, beside the uvicorn server,
-sharing its database.
+The API, an in-process worker and the scheduler share one event loop: sync runs execute in
+their requests, async ones through taskiq's in-process broker (``worker.broker``), and the
+scheduler's reaper and sweeper take up what a previous start left behind — runs it was
+executing once their leases expire, queued runs once they are ``PLAIT_SWEEP_AFTER_S`` old.
+With ``PLAIT_REDIS_URL`` set, async runs go to Redis instead, for ``plait worker`` processes
+(docs/operations.md). The trigger engine will be one more task of this loop.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ async def _serve(settings: Settings, *, host: str, port: int) -> int:
         await open_secret_box(settings)  # a wrong or missing key stops here, clearly
         setup = await bootstrap(examples=examples, tools=tools, at=datetime.now(UTC))
     _report(setup, skipped)
-    app = create_app(settings, recover_runs=True)
+    app = create_app(settings, scheduler=True)
     app.state.tools = tools
     server = _AnnouncingServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
     await server.serve()
