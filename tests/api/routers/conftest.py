@@ -18,16 +18,9 @@ from shared.config import Settings
 from shared.database.models import Role, Tenant
 from tests.support.api import bearer
 from tests.workflow_compiler.lowering.conftest import ProbeTool
-from workflow_compiler.lowering import clear_cache
 from workflow_compiler.registries.builtin import default_tool_registry
 
 KEY_CREATED_AT = datetime(2026, 1, 2, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Compiled graphs are cached by spec hash; each test's probe must be the one called."""
-    clear_cache()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.errors import ErrorKind, NodeError
-from workflow_compiler.lowering import CompiledWorkflow, RunOutcome, clear_cache, compile_workflow
+from workflow_compiler.lowering import CompiledWorkflow, RunOutcome, compile_workflow
 from workflow_compiler.registries.tools import ToolContext
 
 
@@ -60,19 +60,6 @@ class ProbeTool:
 
     def count(self, key: str) -> int:
         return self.calls.count(key)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Each test compiles its own specs, so cache state never leaks between tests."""
-    clear_cache()
-
-
-@pytest.fixture
-def probe(services: RuntimeServices) -> ProbeTool:
-    tool = ProbeTool()
-    services.tools.register(tool)
-    return tool
 
 
 @pytest.fixture
