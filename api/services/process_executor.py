@@ -57,14 +57,18 @@ def process_executor(
     """
     services = RuntimeServices(tools=tools, models=models, secrets=MappingSecrets({}), http=http)
 
-    async def tenant_services(tenant_id: str, services: RuntimeServices) -> RuntimeServices:
+    async def tenant_services(
+        tenant_id: str, services: RuntimeServices, reads: frozenset[str]
+    ) -> RuntimeServices:
         tenant = redactor.for_tenant(tenant_id)
         names = env_secrets()
+        secrets = TenantSecrets(
+            tenant_id, box=box, redactor=tenant, env_secrets=names, clock=services.clock
+        )
+        await secrets.remember(reads)
         return replace(
             services,
-            secrets=TenantSecrets(
-                tenant_id, box=box, redactor=tenant, env_secrets=names, clock=services.clock
-            ),
+            secrets=secrets,
             models=await tenant_model_providers(
                 tenant_id,
                 box=box,

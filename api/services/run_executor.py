@@ -52,6 +52,7 @@ from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import EventSink, RunEvent
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
+from workflow_compiler.spec.fields import tree_secret_names
 
 __all__ = ["LeaseKeeping", "RunAction", "RunExecutor", "RunQueue", "TenantServices"]
 
@@ -60,8 +61,11 @@ logger = logging.getLogger(__name__)
 RunAction = Callable[[RecordedRun, RuntimeServices], Awaitable[RunOutcome]]
 """What to do with a run: e.g. ``lambda run, services: run.start(services)``."""
 
-TenantServices = Callable[[str, RuntimeServices], Awaitable[RuntimeServices]]
-"""Given a tenant id and the process's services, the services that tenant's runs use."""
+TenantServices = Callable[[str, RuntimeServices, frozenset[str]], Awaitable[RuntimeServices]]
+"""Given a tenant id, the process's services and the names of the secrets a run reads, the
+services of that tenant's run. The values of those secrets are to be masked from the start:
+an execution continuing a run another process began may meet a value read there (echoed by
+a tool, say) before any node here has read it."""
 
 _CANCEL_WAIT_S = 30.0
 """How long ``cancel`` waits for a canceled run's task to record its end."""
@@ -316,13 +320,14 @@ class RunExecutor:
             self._canceling.add(held.id)
             task.cancel()
 
-    async def _services_for(self, run: WorkflowRun) -> RuntimeServices:
+    async def _services_for(self, run: WorkflowRun, compiled: CompiledWorkflow) -> RuntimeServices:
         """The services of one execution of ``run``: its tenant's secrets and providers, its
         own event stream, and child runs in its tenant (which execute with the same
         tenant services)."""
         tenant = self.services
         if self._tenant_services is not None:
-            tenant = await self._tenant_services(run.tenant_id, self.services)
+            reads = tree_secret_names(compiled.spec.nodes)
+            tenant = await self._tenant_services(run.tenant_id, self.services, reads)
         child_runs = TenantChildRuns(
             run.tenant_id,
             services=tenant,
@@ -340,7 +345,7 @@ class RunExecutor:
         run = recorded.record
         services = replace(self.services, events=self._events_for(run))
         try:
-            services = await self._services_for(run)
+            services = await self._services_for(run, recorded.compiled)
             await action(recorded, services)
         except asyncio.CancelledError:
             if run.id in self._lost:

@@ -229,6 +229,28 @@ class TenantSecrets:
         await _mark_used(self._tenant_id, values, at=self._clock.now())
         return values
 
+    async def remember(self, names: Iterable[str]) -> None:
+        """Have the redactor mask the values of ``names`` from now on, without using them:
+        those that do not exist or cannot be read are skipped (a node reading one fails with
+        ``secret_missing`` when it executes)."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return
+        values = []
+        for secret in await Secret.filter(tenant_id=self._tenant_id, name__in=wanted):
+            try:
+                values.append(
+                    _value(
+                        secret,
+                        box=self._box,
+                        environ=self._environ,
+                        env_secrets=self._env_secrets,
+                    )
+                )
+            except NodeError:
+                continue
+        self._redactor.remember(values)
+
 
 async def secret_value(
     tenant_id: str,

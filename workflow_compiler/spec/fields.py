@@ -18,6 +18,7 @@ from workflow_compiler.spec.nodes import (
     ToolNode,
     WorkflowNode,
 )
+from workflow_compiler.spec.workflow import walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +83,8 @@ def secret_names(node: Node) -> frozenset[str]:
             continue
         names.update(str(ref.path[0]) for ref in refs if ref.root == "secrets" and ref.path)
     return frozenset(names)
+
+
+def tree_secret_names(nodes: list[Node]) -> frozenset[str]:
+    """Secrets any node of a tree reads (``secret_names`` of every node, nested ones too)."""
+    return frozenset().union(*(secret_names(node) for _, node in walk(nodes)))

@@ -101,7 +101,9 @@ class TestRunExecutor:
         probe: ProbeTool,
         events: CollectingSink,
     ) -> None:
-        async def broken(tenant_id: str, base: RuntimeServices) -> RuntimeServices:
+        async def broken(
+            tenant_id: str, base: RuntimeServices, reads: frozenset[str]
+        ) -> RuntimeServices:
             raise RuntimeError("provider table unreadable")
 
         executor = RunExecutor(

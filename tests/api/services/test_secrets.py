@@ -208,6 +208,22 @@ class TestTenantSecrets:
         used = dict(await Secret.all().values_list("name", "last_used_at"))
         assert used == {"A": clock.now(), "B": clock.now(), "UNUSED": None}
 
+    async def test_remember_masks_values_without_using_them_and_skips_the_unreadable(
+        self, tenant: Tenant, box: SecretBox
+    ) -> None:
+        await store_secret(tenant.id, "A", VALUE, box=box)
+        await store_secret(tenant.id, "LOST", "under-a-lost-key", box=make_box())
+        other = await Tenant.create(name="other")
+        await store_secret(other.id, "FOREIGN", "foreign-value", box=box)
+        redactor = Redactor()
+
+        await TenantSecrets(tenant.id, box=box, redactor=redactor, environ={}).remember(
+            ["A", "LOST", "NOPE", "FOREIGN"]
+        )
+
+        assert redactor.text(f"{VALUE} foreign-value") == "*** foreign-value"
+        assert await Secret.filter(last_used_at__isnull=False).count() == 0
+
     async def test_a_missing_secret_names_it_and_is_not_retried(
         self, tenant: Tenant, box: SecretBox
     ) -> None:
