@@ -145,10 +145,18 @@ class RecordingSink:
     ) -> None:
         self._tenant_id = run.tenant_id
         self._run_id = run.id
+        self._run = run
+        """Kept for its ``fencing_token``: ``mark_running`` writes the token this execution
+        took on the very row the sink was made with."""
+        self._fenced_out = False
+        """Another execution took the run: nothing more of this one is stored."""
         self._hub = hub
         self._redactor = redactor
         self._lock = asyncio.Lock()
-        self._last_seq: int | None = None
+        # A run no execution has taken yet has no events (almost surely: a run failed before
+        # its first execution has one), so its first append needs no read of the last seq;
+        # were there one, the insert clashes and ``_append`` reads it then.
+        self._last_seq: int | None = 0 if run.attempt == 0 else None
 
     async def emit(self, event: RunEvent) -> None:
         """Store ``event`` (and its step), then notify. Never raises.
@@ -156,10 +164,14 @@ class RecordingSink:
         Serialized: the items of a for_each emit concurrently, and ``seq`` must follow the
         order in which events are stored.
         """
+        if self._fenced_out:
+            return
         if self._redactor is not None:
             event = replace(event, data=self._redactor.value(event.data))
         async with self._lock:
             stored = await self._append(event)
+            if self._fenced_out:
+                return
             if event.node_id is not None and event.attempt is not None:
                 await self._record_step(event, event.node_id, event.attempt)
             elif event.kind in _RUN_ENDS:
@@ -169,7 +181,13 @@ class RecordingSink:
 
     async def _append(self, event: RunEvent) -> bool:
         """Append the event with the next ``seq``; on a clash (another writer appended to
-        the same run) re-read the last ``seq`` and try once more."""
+        the same run) re-read the last ``seq`` and try once more.
+
+        A clash is also how a stale execution learns that it lost the run (its lease
+        expired, and the execution that took over appends events of its own): when the run's
+        fencing token is no longer the one this execution took, the event is dropped, and
+        so is everything the sink is given after it.
+        """
         for _ in range(2):
             try:
                 if self._last_seq is None:
@@ -186,6 +204,13 @@ class RecordingSink:
                     data=_stored_data(event),
                 )
             except IntegrityError:
+                if await self._taken_over():
+                    self._fenced_out = True
+                    logger.warning(
+                        "run %s: another execution took the run; this one's events are dropped",
+                        self._run_id,
+                    )
+                    return False
                 self._last_seq = None
                 continue
             except Exception as exc:
@@ -199,6 +224,10 @@ class RecordingSink:
             event.kind,
         )
         return False
+
+    async def _taken_over(self) -> bool:
+        tokens = await WorkflowRun.filter(id=self._run_id).values_list("fencing_token", flat=True)
+        return bool(tokens) and tokens[0] != self._run.fencing_token
 
     async def _record_step(self, event: RunEvent, node_id: str, attempt: int) -> None:
         """Write the columns the event sets on its step.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from api.services import RecordedRun, RecordingSink, RunEventHub, create_run, local_tenant
+from api.services.run_records import mark_running
 from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import RunEventRecord, RunStep, StepStatus, WorkflowRun
 from shared.redaction import MASK, Redactor
@@ -141,6 +142,30 @@ class TestEvents:
             (2, "node_started"),
             (3, "run_completed"),
         ]
+
+    async def test_a_stale_execution_stores_nothing_once_another_took_the_run(
+        self, database: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        record = await bare_run()
+        stale = RecordingSink(record)
+        await stale.emit(event("run_started", record.id))
+        newer_row = await WorkflowRun.get(id=record.id)
+        await mark_running(newer_row, at=AT)  # another execution takes the run
+        newer = RecordingSink(newer_row)
+        await newer.emit(event("run_started", record.id))
+
+        await stale.emit(event("node_completed", record.id, node_id="a", attempt=1))
+        await stale.emit(event("run_completed", record.id))
+        await newer.emit(event("run_completed", record.id))
+
+        rows = await RunEventRecord.filter(run_id=record.id).order_by("seq")
+        assert [(r.seq, r.kind) for r in rows] == [
+            (1, "run_started"),
+            (2, "run_started"),
+            (3, "run_completed"),
+        ]
+        assert await RunStep.filter(run_id=record.id).count() == 0
+        assert "another execution took the run" in caplog.text
 
     async def test_events_of_a_deleted_run_are_dropped_without_raising(
         self, database: str, caplog: pytest.LogCaptureFixture
