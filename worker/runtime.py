@@ -45,13 +45,20 @@ class ProcessRuntime:
     executor: RunExecutor
 
 
-def hub_for(settings: Settings) -> RunEventHub:
+def hub_for(settings: Settings, *, followers: bool = True) -> RunEventHub:
     """The hub ``settings`` ask for: Redis pub/sub with ``redis_url``, else in-process.
-    ``open_runtime`` starts and closes it."""
+    ``open_runtime`` starts and closes it.
+
+    Args:
+        followers: Whether the process serves followers (SSE: the API); a worker only
+            publishes its runs' notifications.
+    """
     if settings.redis_url is None:
         return RunEventHub()
     return RedisRunEventHub(
-        settings.redis_url.get_secret_value(), channel_prefix=settings.redis_prefix
+        settings.redis_url.get_secret_value(),
+        channel_prefix=settings.redis_prefix,
+        listen=followers,
     )
 
 

@@ -54,7 +54,7 @@ async def _work(settings: Settings, *, concurrency: int) -> None:
                 tools=default_tool_registry(),
                 models=StaticModelProviders.from_env(os.environ),
                 redactor=redactor,
-                hub=hub_for(settings),
+                hub=hub_for(settings, followers=False),
                 env_secrets=lambda: settings.env_secrets,
                 worker=True,
                 read_batch=concurrency,

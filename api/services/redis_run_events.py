@@ -71,10 +71,16 @@ class RedisRunEventHub(RunEventHub):
             password: it is never logged.
         channel_prefix: Prefix of the channel name: the hubs connected to one Redis server
             with the same prefix notify each other (pub/sub ignores the database number).
+        listen: Whether notifications from other processes wake followers here. A process
+            with no followers (``plait worker``: SSE streams are the API's) only publishes,
+            and spares itself reading every run's notifications.
     """
 
-    def __init__(self, redis: str | Redis, *, channel_prefix: str = "plait") -> None:
+    def __init__(
+        self, redis: str | Redis, *, channel_prefix: str = "plait", listen: bool = True
+    ) -> None:
         super().__init__()
+        self._listens = listen
         if isinstance(redis, str):
             # No retries inside redis-py: a broken connection reaches the listener, which
             # resubscribes on a fresh connection and wakes its followers (see the module doc).
@@ -129,14 +135,18 @@ class RedisRunEventHub(RunEventHub):
         """
         if self._tasks:
             raise RuntimeError("RedisRunEventHub already started")
+        self._tasks = [
+            asyncio.create_task(self._publish_forever(), name=f"{self.channel} publisher")
+        ]
+        if not self._listens:
+            return
         try:
             self._pubsub = await self._subscribe()
         except Exception as exc:
             self._failed("listener", exc)
-        self._tasks = [
-            asyncio.create_task(self._listen_forever(), name=f"{self.channel} listener"),
-            asyncio.create_task(self._publish_forever(), name=f"{self.channel} publisher"),
-        ]
+        self._tasks.append(
+            asyncio.create_task(self._listen_forever(), name=f"{self.channel} listener")
+        )
 
     async def aclose(self) -> None:
         """Stop both tasks, dropping what is not published yet, and close the connections."""

@@ -44,8 +44,8 @@ async def make_hub(prefix: str) -> AsyncIterator[HubFactory]:
     """Starts hubs on the test's channel; closes them at the end of the test."""
     hubs: list[RedisRunEventHub] = []
 
-    async def make(url: str = REDIS_URL) -> RedisRunEventHub:
-        hub = RedisRunEventHub(url, channel_prefix=prefix)
+    async def make(url: str = REDIS_URL, *, listen: bool = True) -> RedisRunEventHub:
+        hub = RedisRunEventHub(url, channel_prefix=prefix, listen=listen)
         hubs.append(hub)
         await hub.start()
         return hub
@@ -116,6 +116,20 @@ class TestAcrossHubs:
             assert await published(listener, 2) == ["run-1", "end"]
             assert await followed.wait(WAIT_S)  # its own message, back from Redis
             assert not await followed.wait(QUIET_S)
+
+
+    async def test_a_publishing_hub_reaches_others_and_reads_nothing(
+        self, make_hub: HubFactory, redis: Redis, prefix: str
+    ) -> None:
+        worker = await make_hub(listen=False)
+        api = await make_hub()
+        with api.subscribe("run-1") as followed, worker.subscribe("run-2") as local:
+            worker.notify("run-1")
+            assert await followed.wait(WAIT_S)
+            api.notify("run-2")
+            assert not await local.wait(QUIET_S)
+        subscribers = await redis.pubsub_numsub(f"{prefix}:run-events")
+        assert subscribers == [(f"{prefix}:run-events".encode(), 1)]  # the API's only
 
 
 class TestLocal:
