@@ -105,7 +105,9 @@ def app_tools(state: State) -> ToolRegistry:
     return registry
 
 
-def _tools(request: Request) -> ToolRegistry:
+async def _tools(request: Request) -> ToolRegistry:
+    # The dependencies reading app.state are ``async def``: FastAPI would run a plain ``def``
+    # in its thread pool, a hand-off per dependency per request for an attribute read.
     return app_tools(request.app.state)
 
 
@@ -125,7 +127,7 @@ def app_model_providers(state: State) -> ModelProviders:
     return providers
 
 
-def _model_providers(request: Request) -> ModelProviders:
+async def _model_providers(request: Request) -> ModelProviders:
     return app_model_providers(request.app.state)
 
 
@@ -133,7 +135,7 @@ ProvidersDep = Annotated[ModelProviders, Depends(_model_providers)]
 """The model providers ``llm`` nodes resolve their ``provider`` with."""
 
 
-def _http(request: Request) -> httpx.AsyncClient:
+async def _http(request: Request) -> httpx.AsyncClient:
     """The app's client (``app.state.http``, opened by the lifespan)."""
     http: httpx.AsyncClient = request.app.state.http
     return http
@@ -143,7 +145,7 @@ HttpDep = Annotated[httpx.AsyncClient, Depends(_http)]
 """The process's outbound HTTP client: requests to model providers share its connections."""
 
 
-def _redactor(request: Request) -> Redactor:
+async def _redactor(request: Request) -> Redactor:
     """The app's redactor (``app.state.redactor``, made by ``create_app``)."""
     redactor: Redactor = request.app.state.redactor
     return redactor
@@ -153,7 +155,7 @@ RedactorDep = Annotated[Redactor, Depends(_redactor)]
 """Remembers the secret values the process uses, so that they are masked wherever they show."""
 
 
-def _secret_box(request: Request) -> SecretBox:
+async def _secret_box(request: Request) -> SecretBox:
     """The app's box (``app.state.secret_box``, opened and checked by the lifespan)."""
     box: SecretBox = request.app.state.secret_box
     return box
@@ -163,7 +165,7 @@ SecretBoxDep = Annotated[SecretBox, Depends(_secret_box)]
 """Encrypts secret values before they are stored, and decrypts them where they are used."""
 
 
-def _env_secrets(request: Request) -> tuple[str, ...]:
+async def _env_secrets(request: Request) -> tuple[str, ...]:
     """The names ``env`` secrets may have (``PLAIT_ENV_SECRETS`` of the app's settings)."""
     names: tuple[str, ...] = request.app.state.settings.env_secrets
     return names
@@ -173,7 +175,7 @@ EnvSecretsDep = Annotated[tuple[str, ...], Depends(_env_secrets)]
 """Which ``PLAIT_SECRET_<NAME>`` variables of the server tenants may read as ``env`` secrets."""
 
 
-def _run_events(request: Request) -> RunEventHub:
+async def _run_events(request: Request) -> RunEventHub:
     """The app's hub (``app.state.run_events``, made by ``create_app``)."""
     hub: RunEventHub = request.app.state.run_events
     return hub
@@ -183,7 +185,7 @@ RunEventHubDep = Annotated[RunEventHub, Depends(_run_events)]
 """Tells followers of a run (SSE streams) that it has new events or a new status."""
 
 
-def _sse_heartbeat_s(request: Request) -> float:
+async def _sse_heartbeat_s(request: Request) -> float:
     """Seconds between keep-alive comments of an idle event stream
     (``app.state.sse_heartbeat_s``; tests shorten it)."""
     heartbeat_s: float = request.app.state.sse_heartbeat_s

@@ -51,7 +51,7 @@ ModeQuery = Annotated[
 IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255)]
 
 
-def _executor(request: Request) -> RunExecutor:
+async def _executor(request: Request) -> RunExecutor:
     """The app's run executor, made by its lifespan."""
     executor: RunExecutor = request.app.state.runs
     return executor

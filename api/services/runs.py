@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 
 from api.services._paging import Order, page_by_id
 from api.services.audit import record_audit
+from api.services.checked_specs import checked_run_spec, checked_spec
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
 from api.services.run_executor import RunAction, RunExecutor
@@ -171,7 +172,7 @@ async def start_run(
                 )
             number = workflow.published_version_number
         version = await get_version(principal, workflow_id, number)
-        spec = parse_spec(version.spec, tools=executor.services.tools)
+        spec = checked_spec(version.spec, version.spec_hash, tools=executor.services.tools)
         return NewRun(
             spec=spec,
             inputs=compile_workflow(spec).validate_inputs(inputs),
@@ -340,7 +341,7 @@ async def compiled_run(run: WorkflowRun, tools: ToolRegistry) -> CompiledWorkflo
     Raises:
         SpecInvalidError: the spec no longer passes the checks (a tool it names is gone).
     """
-    return compile_workflow(parse_spec(await run_spec(run), tools=tools))
+    return compile_workflow(await checked_run_spec(run, tools=tools))
 
 
 async def pending_questions(run: WorkflowRun, executor: RunExecutor) -> list[PendingInput]:

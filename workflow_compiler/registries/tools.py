@@ -62,6 +62,9 @@ class ToolRegistry:
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self.revision = 0
+        """Counts registrations: a spec checked against this registry stays checked while
+        the revision is the same (caches of checked specs key on it)."""
         for tool in tools:
             self.register(tool)
 
@@ -69,6 +72,7 @@ class ToolRegistry:
         if tool.name in self._tools:
             raise ValueError(f"tool '{tool.name}' is registered twice")
         self._tools[tool.name] = tool
+        self.revision += 1
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
