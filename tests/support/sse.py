@@ -94,3 +94,15 @@ async def asgi_stream(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def messages(body: str) -> list[dict[str, str]]:
+    """The SSE messages of a body: each a mapping of its fields; comments as ``comment``."""
+    parsed = []
+    for block in body.strip().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(": ")
+            fields[name or "comment"] = value
+        parsed.append(fields)
+    return parsed

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api.routers.sse import HEARTBEAT
 from shared.database.models import RunTag
 from tests.support.api import assert_problem, paths
-from tests.support.sse import asgi_stream
+from tests.support.sse import asgi_stream, messages
 from tests.workflow_compiler.lowering.conftest import ProbeTool, probe_node, set_node, spec
 
 CHAIN = spec(
@@ -53,18 +53,6 @@ async def two_pages(
     rest = (await client.get(url, params={cursor: first["next_cursor"]}, headers=headers)).json()
     assert rest["next_cursor"] is None
     return [*first["items"], *rest["items"]]
-
-
-def messages(body: str) -> list[dict[str, str]]:
-    """The SSE messages of a body: each a mapping of its fields; comments as ``comment``."""
-    parsed = []
-    for block in body.strip().split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            name, _, value = line.partition(": ")
-            fields[name or "comment"] = value
-        parsed.append(fields)
-    return parsed
 
 
 class TestSteps:
