@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import random
-import secrets
 import socket
 import statistics
 import subprocess
@@ -38,10 +37,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from scratch_database import create_database, database_name, drop_database
 
 from api.services import (
     Principal,
@@ -450,31 +449,6 @@ def report(measured: list[Query], figures: dict[str, Figures], sizes: list[int])
         )
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def create_database(server_url: str) -> str:
-    """A new, empty database ``plait_bench_<hex>`` on the server; its URL."""
-    name = f"plait_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_url, name)
-    print(f"database {name}", file=sys.stderr)
-    return url
-
-
-async def drop_database(server_url: str, url: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000, help="runs of the measured tenant")
@@ -488,7 +462,9 @@ def main() -> None:
     args = parser.parse_args()
     # One event loop per phase, and the requests outside any: Ctrl-C anywhere stops the
     # server and drops the database in the ``finally`` blocks.
-    url = asyncio.run(create_database(args.postgres_url))
+    name = database_name()
+    url = asyncio.run(create_database(args.postgres_url, name))
+    print(f"database {name}", file=sys.stderr)
     try:
         started = time.perf_counter()
         asyncio.run(migrate(url))
@@ -506,7 +482,7 @@ def main() -> None:
         if args.keep:
             input(f"database {url} kept until Enter: ")
     finally:
-        asyncio.run(drop_database(args.postgres_url, url))
+        asyncio.run(drop_database(args.postgres_url, name))
 
 
 if __name__ == "__main__":
