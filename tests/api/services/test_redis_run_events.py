@@ -117,7 +117,6 @@ class TestAcrossHubs:
             assert await followed.wait(WAIT_S)  # its own message, back from Redis
             assert not await followed.wait(QUIET_S)
 
-
     async def test_a_publishing_hub_reaches_others_and_reads_nothing(
         self, make_hub: HubFactory, redis: Redis, prefix: str
     ) -> None:
