@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 
 from taskiq import AsyncBroker
 
 from api.services.run_executor import RunExecutor
+from api.services.run_records import held_elsewhere
 from api.services.runs import compiled_run, take_up_action
 from shared.database.models import RunStatus, WorkflowRun
 from worker.broker import TAKE_UP_TASK
@@ -49,7 +49,7 @@ async def take_up_run(run_id: str, executor: RunExecutor) -> None:
     now = executor.services.clock.now()
     if run is None or run.status not in _TAKEN_UP or executor.is_executing(run_id):
         return
-    if _held_elsewhere(run, now):
+    if held_elsewhere(run, at=now):
         return
     if run.cancel_requested_at is not None:
         await executor.record_canceled(run, at=now)
@@ -60,11 +60,8 @@ async def take_up_run(run_id: str, executor: RunExecutor) -> None:
         logger.warning("run %s cannot be taken up: its spec fails its checks", run.id)
         await executor.record_failure(run, exc)
         return
-    # Waited for, not awaited: the worker stopping cancels this wait, while the run's task
-    # is stopped by the executor's ``aclose`` (its lease given up for the reaper).
+    if executor.closed:
+        return  # the worker is stopping: the run stays queued, for the sweeper
+    # Waited for, not awaited: the run's task is stopped by the executor's ``aclose`` (its
+    # lease given up for the reaper), not by whatever cancels this wait.
     await asyncio.wait({executor.submit(run, compiled, take_up_action(run))})
-
-
-def _held_elsewhere(run: WorkflowRun, now: datetime) -> bool:
-    expires = run.lease_expires_at
-    return run.status is RunStatus.RUNNING and expires is not None and expires >= now

@@ -30,6 +30,7 @@ from api.services.child_runs import CHILD_KEY_PREFIX, INTERRUPTED
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
 from api.services.run_executor import RunExecutor
+from api.services.run_records import CANCELABLE, held_elsewhere
 from api.services.runs import (
     ExecutionMode,
     NewRun,
@@ -66,7 +67,6 @@ __all__ = [
 ]
 
 _FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
-_CANCELABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_HUMAN)
 
 _REMOTE_CANCEL_WAIT_S = 10.0
 """How long a cancel waits for the process executing the run to stop it and record it."""
@@ -120,7 +120,7 @@ async def resume_run(
     by_question = _answers_by_question(await pending_questions(run, executor), answers)
     compiled = await compiled_run(run, executor.services.tools)
     async with in_transaction():
-        await _take_over(run, RunStatus.WAITING_HUMAN, mode, at)
+        await _take_over(run, RunStatus.WAITING_HUMAN, at)
         await record_audit(
             principal, "run.resume", run.id, at=at, detail={"questions": sorted(by_question)}
         )
@@ -153,7 +153,7 @@ async def retry_run(
     _require_status(run, RunStatus.FAILED, "retried")
     compiled = await compiled_run(run, executor.services.tools)
     async with in_transaction():
-        await _take_over(run, RunStatus.FAILED, mode, at)
+        await _take_over(run, RunStatus.FAILED, at)
         await record_audit(
             principal, "run.retry", run.id, at=at, detail={"attempt": run.attempt + 1}
         )
@@ -268,7 +268,7 @@ async def cancel_run(
         )
     await record_audit(principal, "run.cancel", run.id, at=at)
     await WorkflowRun.filter(
-        id=run.id, status__in=_CANCELABLE, cancel_requested_at__isnull=True
+        id=run.id, status__in=CANCELABLE, cancel_requested_at__isnull=True
     ).update(cancel_requested_at=at)
     if not await executor.cancel(run.id):
         await _cancel_elsewhere(run, executor, at)
@@ -280,10 +280,9 @@ async def _cancel_elsewhere(run: WorkflowRun, executor: RunExecutor, at: datetim
     """Record the cancel of a run not executing here, unless another process holds it under a
     live lease: then wait for that process to record it."""
     deadline = asyncio.get_running_loop().time() + _REMOTE_CANCEL_WAIT_S
-    while run.status in _CANCELABLE:
+    while run.status in CANCELABLE:
         now = executor.services.clock.now()
-        held = run.lease_expires_at is not None and run.lease_expires_at >= now
-        if run.status is RunStatus.RUNNING and held:
+        if held_elsewhere(run, at=now):
             if asyncio.get_running_loop().time() >= deadline:
                 return
             await asyncio.sleep(_REMOTE_CANCEL_POLL_S)
@@ -305,7 +304,7 @@ async def _cancel_children(run_id: str, executor: RunExecutor, at: datetime) -> 
     parents = [run_id]
     while parents:
         children = await WorkflowRun.filter(
-            Q(status__in=_CANCELABLE) | Q(status=RunStatus.FAILED, error_code=INTERRUPTED),
+            Q(status__in=CANCELABLE) | Q(status=RunStatus.FAILED, error_code=INTERRUPTED),
             parent_run_id__in=parents,
             idempotency_key__startswith=CHILD_KEY_PREFIX,
         ).values_list("id", flat=True)
@@ -325,19 +324,27 @@ def _require_status(run: WorkflowRun, status: RunStatus, verb: str) -> None:
         )
 
 
-async def _take_over(
-    run: WorkflowRun, expected: RunStatus, mode: ExecutionMode, at: datetime
-) -> None:
-    """Move the run from ``expected`` to queued (async) or running (sync), or raise
-    ``RunStateError`` when another request moved it first."""
-    status = RunStatus.RUNNING if mode is ExecutionMode.SYNC else RunStatus.QUEUED
+async def _take_over(run: WorkflowRun, expected: RunStatus, at: datetime) -> None:
+    """Move the run from ``expected`` back to ``queued``, for the execution that resumes or
+    retries it to take (``mark_running``, with a lease), or raise ``RunStateError`` when
+    another request moved it first.
+
+    A cancel requested earlier and never carried out (the run failed first) is forgotten: a
+    retry or a resume is newer intent, and a stale request would cancel it.
+    """
     taken = await WorkflowRun.filter(id=run.id, status=expected).update(
-        status=status, error_code=None, error_message=None, ended_at=None, updated_at=at
+        status=RunStatus.QUEUED,
+        error_code=None,
+        error_message=None,
+        ended_at=None,
+        cancel_requested_at=None,
+        updated_at=at,
     )
     if not taken:
         raise RunStateError(f"run {run.id!r} changed meanwhile; read it again")
-    run.status = status
-    run.error_code = run.error_message = run.ended_at = None
+    run.status = RunStatus.QUEUED
+    run.error_code = run.error_message = run.ended_at = run.cancel_requested_at = None
+    run.updated_at = at
 
 
 def _answers_by_question(pending: list[PendingInput], answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from workflow_compiler.lowering import RunOutcome
 from workflow_compiler.spec import WorkflowSpec
 
 __all__ = [
+    "CANCELABLE",
     "LOCAL_TENANT_ID",
     "LeaseTerms",
     "RunEndedError",
@@ -56,6 +57,7 @@ __all__ = [
     "RunNotFoundError",
     "RunTakenError",
     "create_run",
+    "held_elsewhere",
     "load_run",
     "local_tenant",
     "mark_running",
@@ -85,7 +87,8 @@ _RESTARTABLE = (
 )
 """Statuses from which a run may execute again; canceled and completed runs never do."""
 
-_CANCELABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_HUMAN)
+CANCELABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_HUMAN)
+"""Statuses a cancel applies to: the run has not ended."""
 
 
 class RunNotFoundError(NotFoundError):
@@ -208,6 +211,12 @@ async def run_spec(run: WorkflowRun) -> dict[str, Any]:
     return version.spec
 
 
+def held_elsewhere(run: WorkflowRun, *, at: datetime) -> bool:
+    """Whether the row, as read, says an execution holds the run under a live lease."""
+    expires = run.lease_expires_at
+    return run.status is RunStatus.RUNNING and expires is not None and expires >= at
+
+
 async def mark_running(
     run: WorkflowRun, *, at: datetime, new_attempt: bool = False, lease: LeaseTerms | None = None
 ) -> None:
@@ -307,7 +316,7 @@ async def record_canceled(run: WorkflowRun, *, at: datetime) -> bool:
     """
     return await _write(
         run,
-        _CANCELABLE,
+        CANCELABLE,
         {
             "status": RunStatus.CANCELED,
             "ended_at": at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -328,6 +329,43 @@ class TestRetry:
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "queued"
         await _wait_for_status(app, run_id, "completed")
+
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    async def test_a_cancel_the_run_outlived_does_not_cancel_its_retry(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        probe: ProbeTool,
+        mode: str,
+    ) -> None:
+        """A cancel was requested while another process held the run, which failed before it
+        read the request: the retry is newer intent and runs."""
+        run_id = (await _adhoc(client, operator, PROBE_SPEC, {"key": "bad"})).json()["id"]
+        await WorkflowRun.filter(id=run_id).update(cancel_requested_at=datetime.now(UTC))
+        probe.broken.clear()
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/retry", params={"mode": mode}, headers=operator
+        )
+
+        assert response.status_code in (200, 202), response.text
+        await _wait_for_status(app, run_id, "completed")
+        assert (await WorkflowRun.get(id=run_id)).cancel_requested_at is None
+
+    async def test_a_run_that_failed_before_it_started_is_retried_under_a_lease(
+        self, app: FastAPI, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
+    ) -> None:
+        run_id = (await _adhoc(client, operator, PROBE_SPEC)).json()["id"]
+        await WorkflowRun.filter(id=run_id).update(
+            status="failed", attempt=0, fencing_token=0, error_code="internal_error"
+        )
+
+        response = await client.post(f"/v1/runs/{run_id}/retry", headers=operator)
+
+        assert response.status_code == 200, response.text
+        row = await WorkflowRun.get(id=run_id)
+        assert (row.status, row.attempt, row.fencing_token) == ("completed", 1, 1)
 
     async def test_only_a_failed_run_may_be_retried(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
