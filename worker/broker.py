@@ -63,10 +63,11 @@ def make_broker(settings: Settings, *, read_batch: int = 1) -> AsyncBroker:
     """The broker ``settings`` ask for: Redis streams with ``redis_url``, else in-process.
 
     Args:
-        read_batch: The most messages one read takes from the stream (a worker's
-            concurrency). Messages read wait in the worker until it has room, and are lost
-            with it if it dies (until the sweeper finds their runs), and another worker
-            cannot take them meanwhile: a worker must not read more than it can execute.
+        read_batch: The most messages one read takes from the stream, or claims of a dead
+            worker's (a worker's concurrency). Messages read wait in the worker until it has
+            room, and are lost with it if it dies (until the sweeper finds their runs), and
+            another worker cannot take them meanwhile: a worker must not read more than it
+            can execute.
     """
     if settings.redis_url is None:
         return InMemoryBroker()
@@ -80,6 +81,7 @@ def make_broker(settings: Settings, *, read_batch: int = 1) -> AsyncBroker:
         unacknowledged_lock_timeout=10.0,
         xread_block=1000,
         xread_count=read_batch,
+        unacknowledged_batch_size=read_batch,
         socket_connect_timeout=5,
         socket_timeout=10,
     )

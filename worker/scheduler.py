@@ -62,11 +62,14 @@ class Scheduler:
             await asyncio.sleep(self._timings.interval_s)
 
     async def reap(self) -> list[str]:
-        """Re-enqueue the ``running`` runs whose lease expired (their process died or hung);
-        their ids."""
+        """Re-enqueue the ``running`` runs whose lease expired (their process died or hung),
+        or that hold none and were not written for ``sweep_after_s``; their ids."""
         now = self._clock.now()
-        expired = await expired_runs(at=now, limit=_BATCH)
-        reaped = [run for run in expired if await requeue_expired(run, at=now)]
+        after_s = self._timings.sweep_after_s
+        expired = await expired_runs(at=now, unleased_after_s=after_s, limit=_BATCH)
+        reaped = [
+            run for run in expired if await requeue_expired(run, at=now, unleased_after_s=after_s)
+        ]
         if reaped:
             logger.info("%d run(s) lost their worker: enqueued again", len(reaped))
         return await self._put([run.id for run in reaped])

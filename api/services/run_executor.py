@@ -141,6 +141,8 @@ class RunExecutor:
         self._records: dict[str, WorkflowRun] = {}
         self._keeper: asyncio.Task[None] | None = None
         self._leased = False
+        self.closed = False
+        """Set by ``aclose``: nothing more may be submitted."""
         """Whether an execution here ever took a lease (so ``aclose`` has leases to give up)."""
 
     @property
@@ -158,8 +160,11 @@ class RunExecutor:
 
         Raises:
             RuntimeError: the run is already executing in this process (callers check the
-                row's status first; this guards against a bug, not a user error).
+                row's status first; this guards against a bug, not a user error), or the
+                executor is closed (the process is stopping).
         """
+        if self.closed:
+            raise RuntimeError("the executor is closed: the process is stopping")
         if run.id in self._tasks:
             raise RuntimeError(f"run {run.id!r} is already executing in this process")
         recorded = RecordedRun(
@@ -263,6 +268,7 @@ class RunExecutor:
         are continued from their last checkpoint later. Their leases are given up, so the
         reaper hands them to another worker at once rather than when they would expire.
         """
+        self.closed = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -280,27 +286,47 @@ class RunExecutor:
 
     async def _keep_leases(self, lease: LeaseKeeping) -> None:
         """Renew the leases of the runs executing here, and stop those canceled elsewhere or
-        taken over (see the module docstring). Ends when nothing executes here."""
-        renew_s = lease.renew_s if lease.renew_s is not None else lease.terms.ttl_s / 3
+        taken over (see the module docstring). Ends when nothing executes here.
+
+        Each round is bounded by the renewal interval: a database that hangs must not hold
+        the keeper. When no renewal has succeeded for a whole lease, the leases have expired
+        and the reaper may have handed the runs on: they are stopped here as lost.
+        """
+        ttl_s = lease.terms.ttl_s
+        renew_s = lease.renew_s if lease.renew_s is not None else ttl_s / 3
         clock = self.services.clock
-        last_renewal = clock.now()
+        renewed_at = clock.now()
         try:
             while self._tasks:
                 await asyncio.sleep(lease.check_s)
                 running = list(self._tasks)
                 if not running:
                     break
+                now = clock.now()
                 try:
-                    now = clock.now()
-                    if (now - last_renewal).total_seconds() >= renew_s:
-                        await renew_leases(lease.terms, running, at=now)
-                        last_renewal = now
-                    for held in await held_runs(running):
-                        self._look_after(held, owner=lease.terms.owner)
+                    async with asyncio.timeout(renew_s):
+                        if (now - renewed_at).total_seconds() >= renew_s:
+                            await renew_leases(lease.terms, running, at=now)
+                            renewed_at = now
+                        for held in await held_runs(running):
+                            self._look_after(held, owner=lease.terms.owner)
                 except Exception as exc:
                     logger.warning("leases not renewed this time: %s", type(exc).__name__)
+                    if (now - renewed_at).total_seconds() >= ttl_s:
+                        self._give_up(running)
         finally:
             self._keeper = None
+
+    def _give_up(self, run_ids: list[str]) -> None:
+        """Stop the runs whose leases lapsed, recording nothing: whoever takes them over
+        records what happens to them."""
+        for run_id in run_ids:
+            task = self._tasks.get(run_id)
+            if task is None or task.done() or run_id in self._lost:
+                continue
+            logger.warning("the lease of run %s lapsed: stopping it here", run_id)
+            self._lost.add(run_id)
+            task.cancel()
 
     def _look_after(self, held: HeldRun, *, owner: str) -> None:
         """Stop the run's task if another execution took the run (a newer token that is not

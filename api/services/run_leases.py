@@ -101,25 +101,44 @@ def _handed_on() -> Q:
     )
 
 
-async def expired_runs(*, at: datetime, limit: int) -> list[WorkflowRun]:
-    """``running`` runs whose lease expired before ``at``, oldest expiry first."""
-    return (
-        await WorkflowRun.filter(_handed_on(), status=RunStatus.RUNNING, lease_expires_at__lt=at)
-        .order_by("lease_expires_at")
-        .limit(limit)
-        .only("id", "fencing_token", "lease_expires_at")
+def _lapsed(at: datetime, unleased_after_s: float) -> Q:
+    """``running`` rows nobody holds: a lease that expired before ``at``, or no lease at all
+    and no write for ``unleased_after_s`` (an execution that held none, e.g. of a version
+    before leases existed, whose process is gone)."""
+    untouched_since = at - timedelta(seconds=unleased_after_s)
+    return Q(status=RunStatus.RUNNING) & (
+        Q(lease_expires_at__lt=at)
+        | Q(lease_expires_at__isnull=True, updated_at__lt=untouched_since)
     )
 
 
-async def requeue_expired(run: WorkflowRun, *, at: datetime) -> bool:
-    """Put a run whose lease expired back to ``queued``, unless another reaper did, or its
-    worker renewed the lease or finished meanwhile; whether this call did."""
+async def expired_runs(*, at: datetime, unleased_after_s: float, limit: int) -> list[WorkflowRun]:
+    """``running`` runs whose lease lapsed (``_lapsed``), those that lapsed first first."""
+    return (
+        await WorkflowRun.filter(_handed_on(), _lapsed(at, unleased_after_s))
+        .order_by("lease_expires_at", "updated_at")
+        .limit(limit)
+        .only("id", "fencing_token")
+    )
+
+
+async def requeue_expired(run: WorkflowRun, *, at: datetime, unleased_after_s: float) -> bool:
+    """Put a run whose lease lapsed back to ``queued``, unless another reaper did, or its
+    worker renewed the lease or finished meanwhile; whether this call did.
+
+    The fencing token moves on: the execution that held the run (a worker that hung rather
+    than died) learns at its next look at the row that it lost the run, and stops; none of
+    its writes match the row any more.
+    """
     updated = await WorkflowRun.filter(
-        id=run.id,
-        status=RunStatus.RUNNING,
-        fencing_token=run.fencing_token,
-        lease_expires_at__lt=at,
-    ).update(status=RunStatus.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=at)
+        _lapsed(at, unleased_after_s), id=run.id, fencing_token=run.fencing_token
+    ).update(
+        status=RunStatus.QUEUED,
+        lease_owner=None,
+        lease_expires_at=None,
+        fencing_token=run.fencing_token + 1,
+        updated_at=at,
+    )
     return updated > 0
 
 

@@ -17,7 +17,7 @@ from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import RunStatus, Tenant, WorkflowRun
 from tests.workflow_compiler.lowering.conftest import ProbeTool
 from worker.broker import TaskiqRunQueue, make_broker
-from worker.tasks import register_tasks
+from worker.tasks import register_tasks, take_up_run
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
 
@@ -136,3 +136,20 @@ class TestTakeUp:
         row = await _take_up(broker, run)
 
         assert (row.status, row.error_code) == (RunStatus.FAILED, "internal_error")
+
+    async def test_a_stopping_worker_leaves_the_run_queued(
+        self, database: str, services: RuntimeServices, probe: ProbeTool
+    ) -> None:
+        executor = RunExecutor(
+            services,
+            checkpointer=TortoiseSaver(),
+            events_for=lambda run: services.events,
+            on_change=lambda run_id: None,
+        )
+        await executor.aclose()
+        run = await _run(services)
+
+        await take_up_run(run.id, executor)
+
+        assert (await WorkflowRun.get(id=run.id)).status is RunStatus.QUEUED
+        assert probe.calls == []

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from api.services import run_executor
 from api.services.execution import RecordedRun
 from api.services.run_executor import LeaseKeeping, RunExecutor
+from api.services.run_leases import expired_runs, requeue_expired
 from api.services.run_records import LeaseTerms
 from shared.database.checkpointer import TortoiseSaver
 from shared.database.models import RunStatus, Tenant, WorkflowRun
@@ -156,6 +158,60 @@ class TestLeases:
         )
         assert "run_canceled" not in events.kinds()
         assert probe.finished == []
+
+    async def test_a_run_the_reaper_handed_on_stops_here_and_records_nothing(
+        self,
+        leased: RunExecutor,
+        services: RuntimeServices,
+        probe: ProbeTool,
+        held: asyncio.Event,
+        events: CollectingSink,
+        clock: FakeClock,
+    ) -> None:
+        """This process hung past its lease (the clock moved on without a renewal), the
+        reaper put the run back on the queue: when it looks again, it stops."""
+        run, task = await _executing(leased, services, probe)
+        late = clock.now() + timedelta(seconds=TERMS.ttl_s + 1)
+        (lapsed,) = await expired_runs(at=late, unleased_after_s=60, limit=10)
+        assert await requeue_expired(lapsed, at=late, unleased_after_s=60)
+
+        await asyncio.wait_for(task, 10)
+
+        row = await _row(run)
+        assert (row.status, row.lease_owner) == (RunStatus.QUEUED, None)
+        assert "run_canceled" not in events.kinds()
+        assert probe.finished == []
+
+    async def test_a_lease_no_renewal_kept_stops_its_run(
+        self,
+        leased: RunExecutor,
+        services: RuntimeServices,
+        probe: ProbeTool,
+        held: asyncio.Event,
+        clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        async def unreachable(*args: object, **kwargs: object) -> int:
+            raise ConnectionError("the database is away")
+
+        monkeypatch.setattr(run_executor, "renew_leases", unreachable)
+        run, task = await _executing(leased, services, probe)
+        clock.t += TERMS.ttl_s  # a whole lease without a renewal
+
+        await asyncio.wait_for(task, 10)
+
+        assert (await _row(run)).status is RunStatus.RUNNING  # for the reaper to hand on
+        assert probe.finished == []
+
+    async def test_a_closed_executor_takes_nothing_more(
+        self, leased: RunExecutor, services: RuntimeServices, probe: ProbeTool
+    ) -> None:
+        await leased.aclose()
+        run, compiled = await _queued(services)
+
+        with pytest.raises(RuntimeError, match="closed"):
+            leased.submit(run, compiled, _start)
+        assert leased.closed
 
     async def test_closing_gives_the_leases_up(
         self,

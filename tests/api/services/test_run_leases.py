@@ -35,6 +35,7 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 A = LeaseTerms(owner="worker-a", ttl_s=30)
 B = LeaseTerms(owner="worker-b", ttl_s=30)
 DONE = RunOutcome(status="completed", output={"ok": True})
+UNLEASED_S = 60
 
 
 @pytest.fixture
@@ -184,9 +185,12 @@ class TestHolding:
 
         assert await release_leases("worker-a", at=AT + timedelta(seconds=1)) == 1
 
-        assert [r.id for r in await expired_runs(at=AT + timedelta(seconds=2), limit=10)] == [
-            run.id
-        ]
+        assert [
+            r.id
+            for r in await expired_runs(
+                at=AT + timedelta(seconds=2), unleased_after_s=UNLEASED_S, limit=10
+            )
+        ] == [run.id]
 
     def test_process_owners_differ(self) -> None:
         assert process_owner() != process_owner()
@@ -197,23 +201,37 @@ class TestReaping:
         run = await _queued(tenant)
         await mark_running(run, at=AT, new_attempt=True, lease=A)
         late = AT + timedelta(seconds=31)
-        (found,) = await expired_runs(at=late, limit=10)
-        (again,) = await expired_runs(at=late, limit=10)
+        (found,) = await expired_runs(at=late, unleased_after_s=UNLEASED_S, limit=10)
+        (again,) = await expired_runs(at=late, unleased_after_s=UNLEASED_S, limit=10)
 
-        assert await requeue_expired(found, at=late)
-        assert not await requeue_expired(again, at=late)
+        assert await requeue_expired(found, at=late, unleased_after_s=UNLEASED_S)
+        assert not await requeue_expired(again, at=late, unleased_after_s=UNLEASED_S)
 
         row = await _row(run)
         assert (row.status, row.lease_owner, row.lease_expires_at) == (RunStatus.QUEUED, None, None)
+        assert row.fencing_token == run.fencing_token + 1  # the lapsed execution is fenced out
+
+    async def test_a_running_run_without_a_lease_is_reaped_once_untouched_long_enough(
+        self, tenant: Tenant
+    ) -> None:
+        run = await _queued(tenant)
+        await mark_running(run, at=AT, new_attempt=True)  # an execution that holds no lease
+
+        soon = AT + timedelta(seconds=UNLEASED_S - 1)
+        assert await expired_runs(at=soon, unleased_after_s=UNLEASED_S, limit=10) == []
+        late = AT + timedelta(seconds=UNLEASED_S + 1)
+        (found,) = await expired_runs(at=late, unleased_after_s=UNLEASED_S, limit=10)
+        assert await requeue_expired(found, at=late, unleased_after_s=UNLEASED_S)
+        assert (await _row(run)).status is RunStatus.QUEUED
 
     async def test_a_lease_renewed_meanwhile_is_not_reaped(self, tenant: Tenant) -> None:
         run = await _queued(tenant)
         await mark_running(run, at=AT, new_attempt=True, lease=A)
         late = AT + timedelta(seconds=31)
-        (found,) = await expired_runs(at=late, limit=10)
+        (found,) = await expired_runs(at=late, unleased_after_s=UNLEASED_S, limit=10)
         await renew_leases(A, [run.id], at=late)
 
-        assert not await requeue_expired(found, at=late)
+        assert not await requeue_expired(found, at=late, unleased_after_s=UNLEASED_S)
         assert (await _row(run)).status is RunStatus.RUNNING
 
     async def test_live_leases_local_runs_and_child_runs_are_left_alone(
@@ -227,7 +245,10 @@ class TestReaping:
         ):
             await mark_running(other, at=AT - timedelta(minutes=5), new_attempt=True, lease=B)
 
-        assert await expired_runs(at=AT + timedelta(seconds=29), limit=10) == []
+        assert (
+            await expired_runs(at=AT + timedelta(seconds=29), unleased_after_s=UNLEASED_S, limit=10)
+            == []
+        )
         assert tenant.id != LOCAL_TENANT_ID
 
 
