@@ -1,8 +1,11 @@
 """``plait api [--host HOST] [--port PORT]``: serve the HTTP API with uvicorn.
 
-Only the API: no worker and no trigger engine (``plait serve`` runs everything in one
-process). The settings come from ``PLAIT_*`` and ``.env`` as everywhere else; the database is
-opened, and migrated when ``PLAIT_MIGRATE_ON_START`` is on, by the app's lifespan.
+With ``PLAIT_REDIS_URL``, only the API: async runs go to ``plait worker`` processes and
+``plait scheduler`` recovers lost ones. Without Redis the process executes its async runs
+itself (the in-process broker), so it also runs the scheduler: otherwise the runs it was
+executing when it stopped would never be taken up again. The settings come from ``PLAIT_*``
+and ``.env`` as everywhere else; the database is opened, and migrated when
+``PLAIT_MIGRATE_ON_START`` is on, by the app's lifespan.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import asyncio
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.cli.database import open_database
@@ -28,9 +32,13 @@ def command(args: argparse.Namespace) -> int:
     """
     settings = load_settings()
     asyncio.run(_check_keys(settings))
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(api_app(settings), host=args.host, port=args.port, log_level="info")
     return EXIT_OK
+
+
+def api_app(settings: Settings) -> FastAPI:
+    """The app ``plait api`` serves: with the scheduler when it is its own queue's worker."""
+    return create_app(settings, scheduler=settings.redis_url is None)
 
 
 async def _check_keys(settings: Settings) -> None:

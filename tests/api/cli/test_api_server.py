@@ -11,6 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from api.cli.api_server import api_app
+from shared.config import Settings
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -44,3 +47,15 @@ class TestApiCommand:
         finally:
             server.terminate()
             server.communicate(timeout=30)
+
+
+class TestApiApp:
+    def test_without_redis_it_runs_the_scheduler_of_its_own_runs(self) -> None:
+        settings = Settings(database_url="sqlite:///tmp/never-opened.db")
+        assert api_app(settings).state.scheduler is True
+
+    def test_with_redis_the_scheduler_is_plait_schedulers(self) -> None:
+        settings = Settings(
+            database_url="sqlite:///tmp/never-opened.db", redis_url="redis://127.0.0.1:6379/0"
+        )
+        assert api_app(settings).state.scheduler is False
