@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -91,6 +92,7 @@ class TaskiqRunQueue:
     """``RunQueue`` on a taskiq broker: puts the run id in a ``TAKE_UP_TASK`` message."""
 
     def __init__(self, broker: AsyncBroker) -> None:
+        self._broker = broker
         self._kicker: AsyncKicker[[str], None] = AsyncKicker(
             task_name=TAKE_UP_TASK, broker=broker, labels={}
         )
@@ -98,6 +100,21 @@ class TaskiqRunQueue:
     async def put(self, run_id: str) -> None:
         """Send the message; raises what the broker raises when Redis cannot be reached."""
         await self._kicker.kiq(run_id)
+
+    async def undelivered(self) -> int:
+        """The consumer group's lag on the Redis stream (0 without Redis: the in-process
+        broker executes each message when it is sent, and when Redis cannot tell)."""
+        broker = self._broker
+        if not isinstance(broker, RedisStreamBroker):
+            return 0
+        async with Redis(connection_pool=broker.connection_pool) as redis:
+            try:
+                groups = await redis.xinfo_groups(broker.queue_name)
+            except ResponseError:  # no stream yet: nothing was ever sent
+                return 0
+        group = broker.consumer_group_name.encode()
+        lags = [g.get("lag") for g in groups if g["name"] in (group, group.decode())]
+        return int(lags[0] or 0) if lags else 0
 
 
 class _ResilientStreamBroker(RedisStreamBroker):

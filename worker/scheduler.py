@@ -75,7 +75,17 @@ class Scheduler:
         return await self._put([run.id for run in reaped])
 
     async def sweep(self) -> list[str]:
-        """Re-enqueue the runs ``queued`` for longer than ``sweep_after_s``; their ids."""
+        """Re-enqueue the runs ``queued`` for longer than ``sweep_after_s``; their ids.
+
+        Not while the queue holds messages no worker has read yet: then the runs queued for
+        long are most likely a backlog still in the stream, and sending each again on every
+        pass would multiply the backlog. The runs whose message was really lost are sent once
+        the workers have caught up.
+        """
+        waiting = await self._queue.undelivered()
+        if waiting:
+            logger.debug("sweep skipped: %d message(s) not read by a worker yet", waiting)
+            return []
         now = self._clock.now()
         stale = await stale_queued(at=now, after_s=self._timings.sweep_after_s, limit=_BATCH)
         swept = [run for run in stale if await touch_queued(run, at=now)]

@@ -81,6 +81,10 @@ class RunQueue(Protocol):
     async def put(self, run_id: str) -> None:
         """Enqueue the run; raises when the queue cannot be reached."""
 
+    async def undelivered(self) -> int:
+        """How many messages no worker has read yet; 0 where the queue cannot tell. Raises
+        when the queue cannot be reached."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeaseKeeping:

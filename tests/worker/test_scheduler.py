@@ -19,11 +19,15 @@ class RecordingQueue:
     def __init__(self, *, failing: bool = False) -> None:
         self.put_ids: list[str] = []
         self.failing = failing
+        self.backlog = 0
 
     async def put(self, run_id: str) -> None:
         if self.failing:
             raise ConnectionError("Redis is away")
         self.put_ids.append(run_id)
+
+    async def undelivered(self) -> int:
+        return self.backlog
 
 
 @pytest.fixture
@@ -82,6 +86,19 @@ class TestSweeper:
         clock.t += 31
         assert len(await scheduler.sweep()) == 2
         assert queue.put_ids[0] == stale.id
+
+    async def test_no_sweep_while_workers_have_messages_to_read(
+        self, tenant: Tenant, clock: FakeClock
+    ) -> None:
+        run = await _run(tenant, clock, leased_for_s=None)
+        queue = RecordingQueue()
+        queue.backlog = 500
+        scheduler = Scheduler(queue, TIMINGS, clock=clock)
+        clock.t += 31
+
+        assert await scheduler.sweep() == []
+        queue.backlog = 0
+        assert await scheduler.sweep() == [run.id]
 
     async def test_while_the_queue_is_away_runs_stay_queued_for_the_next_sweep(
         self, tenant: Tenant, clock: FakeClock, caplog: pytest.LogCaptureFixture
