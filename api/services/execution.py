@@ -87,13 +87,23 @@ class RecordedRun:
     async def resume(self, answers: Mapping[str, Any], services: RuntimeServices) -> RunOutcome:
         """Answer the questions of a run waiting for people (keyed by ``PendingInput.id``).
 
+        Answers the run no longer asks for were taken by an earlier execution of this resume
+        that stopped before recording its outcome (its worker died): the run goes on from
+        its last checkpoint instead, where those answers are.
+
         Raises:
-            ResumeError: no answers, or answers to questions the run is not asking.
+            ResumeError: no answers given.
         """
         await self._take(services, new_attempt=False)
-        call = self.compiled.resume(
-            answers, run_id=self.run_id, services=services, checkpointer=self.checkpointer
-        )
+        asked = {q.id for q in await self.compiled.pending(self.run_id, self.checkpointer)}
+        if answers and not set(answers) <= asked:
+            call = self.compiled.continue_run(
+                run_id=self.run_id, services=services, checkpointer=self.checkpointer
+            )
+        else:
+            call = self.compiled.resume(
+                answers, run_id=self.run_id, services=services, checkpointer=self.checkpointer
+            )
         return await self._recorded(call, services)
 
     async def continue_run(self, services: RuntimeServices) -> RunOutcome:

@@ -120,15 +120,11 @@ async def resume_run(
     by_question = _answers_by_question(await pending_questions(run, executor), answers)
     compiled = await compiled_run(run, executor.services.tools)
     async with in_transaction():
-        await _take_over(run, RunStatus.WAITING_HUMAN, at)
+        await _take_over(run, RunStatus.WAITING_HUMAN, at, answers=by_question)
         await record_audit(
             principal, "run.resume", run.id, at=at, detail={"questions": sorted(by_question)}
         )
-
-    async def resume(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
-        return await recorded.resume(by_question, services)
-
-    await execute(run, compiled, resume, mode=mode, executor=executor)
+    await take_up(run, compiled, mode=mode, executor=executor)
     return run
 
 
@@ -324,27 +320,35 @@ def _require_status(run: WorkflowRun, status: RunStatus, verb: str) -> None:
         )
 
 
-async def _take_over(run: WorkflowRun, expected: RunStatus, at: datetime) -> None:
+async def _take_over(
+    run: WorkflowRun,
+    expected: RunStatus,
+    at: datetime,
+    *,
+    answers: Mapping[str, Any] | None = None,
+) -> None:
     """Move the run from ``expected`` back to ``queued``, for the execution that resumes or
     retries it to take (``mark_running``, with a lease), or raise ``RunStateError`` when
     another request moved it first.
 
-    A cancel requested earlier and never carried out (the run failed first) is forgotten: a
-    retry or a resume is newer intent, and a stale request would cancel it.
+    ``answers`` (a resume) are stored on the row for that execution, wherever it happens
+    (``runs.take_up_action``). A cancel requested earlier and never carried out (the run
+    failed first) is forgotten: a retry or a resume is newer intent, and a stale request
+    would cancel it.
     """
-    taken = await WorkflowRun.filter(id=run.id, status=expected).update(
-        status=RunStatus.QUEUED,
-        error_code=None,
-        error_message=None,
-        ended_at=None,
-        cancel_requested_at=None,
-        updated_at=at,
-    )
-    if not taken:
+    values: dict[str, Any] = {
+        "status": RunStatus.QUEUED,
+        "error_code": None,
+        "error_message": None,
+        "ended_at": None,
+        "cancel_requested_at": None,
+        "pending_answers": dict(answers) if answers is not None else None,
+        "updated_at": at,
+    }
+    if not await WorkflowRun.filter(id=run.id, status=expected).update(**values):
         raise RunStateError(f"run {run.id!r} changed meanwhile; read it again")
-    run.status = RunStatus.QUEUED
-    run.error_code = run.error_message = run.ended_at = run.cancel_requested_at = None
-    run.updated_at = at
+    for name, value in values.items():
+        setattr(run, name, value)
 
 
 def _answers_by_question(pending: list[PendingInput], answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -299,6 +299,7 @@ async def record_outcome(
             "error_message": message,
             "ended_at": at if status in _FINAL else None,
             "updated_at": at,
+            "pending_answers": None,
             **_NO_LEASE,
         },
     )

@@ -256,9 +256,17 @@ async def continue_action(run: RecordedRun, services: RuntimeServices) -> RunOut
 
 
 def take_up_action(run: WorkflowRun) -> RunAction:
-    """What executing the run from its row alone means: start it if it never started, else
-    continue it from its last checkpoint. A queue message carries only the run id, so this is
-    what a worker does with one."""
+    """What executing the run from its row alone means: resume it with the answers a resume
+    left on the row, start it if it never started, else continue it from its last
+    checkpoint. A queue message carries only the run id, so this is what a worker does with
+    one."""
+    if run.pending_answers is not None:
+        answers = dict(run.pending_answers)
+
+        async def resume(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+            return await recorded.resume(answers, services)
+
+        return resume
     return start_action if run.attempt == 0 else continue_action
 
 

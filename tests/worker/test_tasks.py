@@ -20,6 +20,7 @@ from worker.broker import TaskiqRunQueue, make_broker
 from worker.tasks import register_tasks, take_up_run
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
+from workflow_compiler.lowering import compile_workflow
 
 SPEC: dict[str, Any] = {
     "version": "1",
@@ -153,3 +154,38 @@ class TestTakeUp:
 
         assert (await WorkflowRun.get(id=run.id)).status is RunStatus.QUEUED
         assert probe.calls == []
+
+    async def test_a_resume_left_on_the_row_is_carried_out_by_the_worker(
+        self, broker: InMemoryBroker, services: RuntimeServices, probe: ProbeTool
+    ) -> None:
+        raw = {
+            "version": "1",
+            "nodes": [
+                {"id": "ok", "type": "human", "prompt": "Ok?", "schema": {"type": "boolean"}},
+                {"id": "one", "type": "tool", "tool": "probe", "args": {"key": "one", "value": 1}},
+            ],
+            "output": {"ok": "{{ nodes.ok.output }}"},
+        }
+        spec = parse_spec(raw, tools=services.tools)
+        run = await WorkflowRun.create(
+            tenant=await Tenant.create(name="acme"),
+            spec=raw,
+            spec_hash=spec.spec_hash(),
+            source="api",
+        )
+        waiting = await _take_up(broker, run)
+        assert waiting.status is RunStatus.WAITING_HUMAN
+        (question,) = await compile_workflow(spec).pending(run.id, TortoiseSaver())
+        # What an API process's resume writes before it enqueues the run.
+        await WorkflowRun.filter(id=run.id).update(
+            status=RunStatus.QUEUED, pending_answers={question.id: True}
+        )
+
+        row = await _take_up(broker, run)
+
+        assert (row.status, row.outputs, row.pending_answers) == (
+            RunStatus.COMPLETED,
+            {"ok": True},
+            None,
+        )
+        assert probe.calls == ["one"]

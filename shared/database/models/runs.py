@@ -154,6 +154,10 @@ class WorkflowRun(Model):
     value."""
     attempt = fields.IntField(default=0)
     """How many times a worker has taken the run (1 on the first execution)."""
+    pending_answers = fields.JSONField(null=True)
+    """Answers a resume hands to the next execution, by question id: a worker takes the run
+    from its row alone. Kept until that execution records an outcome, so an execution that
+    dies mid-resume leaves them to the next."""
 
     class Meta:
         table = "workflow_runs"

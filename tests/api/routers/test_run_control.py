@@ -220,6 +220,28 @@ class TestResume:
         assert probe.calls == ["after"]
         assert await AuditEvent.filter(action="run.resume", target_id=waiting["id"]).exists()
 
+    async def test_an_async_resume_hands_the_answers_to_the_queue_on_the_row(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        operator: dict[str, str],
+        probe: ProbeTool,
+    ) -> None:
+        run_id = (await _adhoc(client, operator, HUMAN_SPEC)).json()["id"]
+
+        response = await client.post(
+            f"/v1/runs/{run_id}/resume",
+            params={"mode": "async"},
+            json={"answers": {"approve": {"ok": True}}},
+            headers=operator,
+        )
+
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "queued"
+        row = await _wait_for_status(app, run_id, "completed")
+        assert (row.outputs, row.pending_answers) == (True, None)
+        assert probe.calls == ["after"]
+
     async def test_of_two_concurrent_resumes_one_wins_and_the_other_is_409(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool
     ) -> None:

@@ -43,6 +43,15 @@ APPROVAL: dict[str, Any] = {
     "output": {"n": "{{ nodes.first.output }}", "ok": "{{ nodes.approve.output }}"},
 }
 
+APPROVE_THEN_ACT: dict[str, Any] = {
+    "version": "1",
+    "nodes": [
+        {"id": "approve", "type": "human", "prompt": "Ok?", "schema": {"type": "boolean"}},
+        {"id": "act", "type": "tool", "tool": "probe", "args": {"key": "act", "value": 1}},
+    ],
+    "output": {"ok": "{{ nodes.approve.output }}", "acted": "{{ nodes.act.output }}"},
+}
+
 START = datetime(2026, 1, 1, tzinfo=UTC)
 """The FakeClock's time."""
 
@@ -186,3 +195,25 @@ class TestHumanInput:
             {"n": 7, "ok": True},
             2,
         )
+
+    async def test_a_resume_whose_process_died_goes_on_with_the_answers_it_took(
+        self, database: str, services: RuntimeServices, probe: ProbeTool
+    ) -> None:
+        """The execution resuming the run took the answers (the human node completed) and
+        died in the next node: the next execution, given the same answers from the row, finds
+        no question open and goes on from the checkpoint."""
+        gate = probe.gates["act"] = asyncio.Event()
+        first = await _recorded(APPROVE_THEN_ACT, services)
+        waiting = await first.start(services)
+        answers = {waiting.pending[0].id: True}
+        task = asyncio.create_task(first.resume(answers, services))
+        assert await probe.started.get() == "act"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        gate.set()
+        outcome = await (await _reloaded(first.run_id, services)).resume(answers, services)
+
+        assert outcome == RunOutcome(status="completed", output={"ok": True, "acted": 1})
+        assert probe.finished == ["act"]

@@ -119,7 +119,11 @@ class TestInitDatabase:
         await init_database(url, migrate=False)
         await close_database()
 
-        assert await migrate(url) == ["0001_initial", "0002_model_providers"]
+        assert await migrate(url) == [
+            "0001_initial",
+            "0002_model_providers",
+            "0003_pending_answers",
+        ]
 
     @pytest.mark.parametrize("url", ["sqlite://:memory:", "sqlite://file:x?mode=memory"])
     async def test_an_in_memory_sqlite_database_is_refused(self, url: str) -> None:
