@@ -20,7 +20,8 @@ place for what must hold whatever the mode:
   here. Every ``check_s`` it also reads their rows: a run someone asked to cancel (from any
   process: ``cancel_requested_at``) is cancelled here like a local cancel, and a run another
   process took over (its lease expired, the reaper handed it on) is stopped without recording
-  anything, because the newer execution owns its row now.
+  anything, because the newer execution owns its row now. So are the runs whose leases
+  lapsed because no renewal succeeded for a whole lease (the database out of reach).
 - Queue (with ``queue``): ``enqueue`` hands an async run to the workers by id; without one,
   or when putting it on the queue fails (Redis away), the run stays ``queued`` for the
   sweeper, or executes here in the background when there is no queue at all.
