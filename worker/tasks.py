@@ -43,8 +43,12 @@ async def take_up_run(run_id: str, executor: RunExecutor) -> None:
 
     A run whose spec no longer passes the checks (a tool it names was uninstalled) cannot be
     taken up; it is recorded as failed, to be retried once the tool is back. A run someone
-    asked to cancel while nobody held it (its worker died) is recorded as canceled.
+    asked to cancel while nobody held it (its worker died) is recorded as canceled. A run
+    still executing here is waited for first: the message may be the reaper's, for a run this
+    worker hung on and lost (it stops at its next look at the row), and the row is read again
+    once it has.
     """
+    await executor.wait_for(run_id)
     run = await WorkflowRun.get_or_none(id=run_id)
     now = executor.services.clock.now()
     if run is None or run.status not in _TAKEN_UP or executor.is_executing(run_id):

@@ -20,6 +20,7 @@ from shared.database.models import RunStatus, Tenant, WorkflowRun
 from tests.support.clock import FakeClock
 from tests.support.waiting import until
 from tests.workflow_compiler.lowering.conftest import ProbeTool
+from worker.tasks import take_up_run
 from workflow_compiler.checks import parse_spec
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import CollectingSink
@@ -181,6 +182,30 @@ class TestLeases:
         assert (row.status, row.lease_owner) == (RunStatus.QUEUED, None)
         assert "run_canceled" not in events.kinds()
         assert probe.finished == []
+
+    async def test_the_reapers_message_for_a_run_it_took_from_here_runs_it_again(
+        self,
+        leased: RunExecutor,
+        services: RuntimeServices,
+        probe: ProbeTool,
+        held: asyncio.Event,
+        clock: FakeClock,
+    ) -> None:
+        """This worker hung on the run, the reaper requeued it, and its message comes back to
+        this very worker: the stale execution stops, then the run executes afresh here."""
+        run, stale = await _executing(leased, services, probe)
+        late = clock.now() + timedelta(seconds=TERMS.ttl_s + 1)
+        (lapsed,) = await expired_runs(at=late, unleased_after_s=60, limit=10)
+        assert await requeue_expired(lapsed, at=late, unleased_after_s=60)
+
+        message = asyncio.create_task(take_up_run(run.id, leased))
+        await asyncio.wait_for(stale, 10)
+        held.set()
+        await asyncio.wait_for(message, 10)
+
+        row = await _row(run)
+        assert (row.status, row.attempt) == (RunStatus.COMPLETED, 2)
+        assert probe.finished == ["k"]
 
     async def test_a_lease_no_renewal_kept_stops_its_run(
         self,
