@@ -19,7 +19,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from api.services.run_records import LeaseTerms, mark_running, record_outcome
+from api.services.run_records import LeaseTerms, fork_prepared, mark_running, record_outcome
 from shared.database.models import RunStatus, WorkflowRun
 from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
@@ -64,23 +64,35 @@ class RecordedRun:
         return await self._recorded(self._start(services), services)
 
     async def fork(
-        self, checkpoint_id: str, values: Mapping[str, Any], services: RuntimeServices
+        self,
+        parent_id: str,
+        checkpoint_id: str,
+        values: Mapping[str, Any],
+        services: RuntimeServices,
     ) -> RunOutcome:
-        """Run a fresh row on from ``checkpoint_id`` of its thread, ``values`` replacing
-        channels there (``CompiledWorkflow.fork``); the thread holds a copy of the parent
-        run's checkpoints.
+        """Run a replay on from ``checkpoint_id`` of its parent's thread, ``values`` replacing
+        channels there (``CompiledWorkflow.prepare_fork``).
+
+        The run's thread becomes a copy of the parent's with the patched checkpoint as its
+        latest; then the patch is cleared from the row (``fork_prepared``), and the run goes
+        on like any continued run. An execution that stopped before that starts the copy
+        over; one that stopped after leaves a run that continues from the fork point.
 
         Raises:
-            CheckpointNotFoundError: the thread has no such checkpoint.
+            CheckpointNotFoundError: the parent's thread has no such checkpoint.
         """
-        if self.record.status is RunStatus.QUEUED:
-            await self._take(services, new_attempt=True)
-        call = self.compiled.fork(
+        await self._take(services, new_attempt=True)
+        await self.checkpointer.adelete_thread(self.run_id)
+        await self.checkpointer.acopy_thread(parent_id, self.run_id)
+        await self.compiled.prepare_fork(
             run_id=self.run_id,
             checkpoint_id=checkpoint_id,
             values=values,
-            services=services,
             checkpointer=self.checkpointer,
+        )
+        await fork_prepared(self.record, at=services.clock.now())
+        call = self.compiled.continue_run(
+            run_id=self.run_id, services=services, checkpointer=self.checkpointer
         )
         return await self._recorded(call, services)
 

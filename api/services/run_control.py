@@ -27,7 +27,6 @@ from tortoise.transactions import in_transaction
 
 from api.services.audit import record_audit
 from api.services.child_runs import CHILD_KEY_PREFIX, INTERRUPTED
-from api.services.execution import RecordedRun
 from api.services.keys import Principal
 from api.services.run_executor import RunExecutor
 from api.services.run_records import CANCELABLE, held_elsewhere
@@ -36,7 +35,6 @@ from api.services.runs import (
     NewRun,
     compiled_run,
     create_api_run,
-    execute,
     get_run,
     pending_questions,
     take_up,
@@ -44,14 +42,12 @@ from api.services.runs import (
 from shared.database.models import Role, RunSource, RunStatus, WorkflowRun
 from shared.errors import ConflictError
 from workflow_compiler.checks.paths import json_path
-from workflow_compiler.context import RuntimeServices
 from workflow_compiler.error_mapping import compile_schema
 from workflow_compiler.errors import CheckIssue, InputsInvalidError
 from workflow_compiler.lowering import (
     CheckpointNotFoundError,
     CompiledWorkflow,
     PendingInput,
-    RunOutcome,
 )
 from workflow_compiler.lowering.state import INPUTS, output_key
 
@@ -221,14 +217,9 @@ async def replay_run(
         }
     ):
         raise CheckpointNotFoundError(f"run '{parent.id}' has no checkpoint '{checkpoint_id}'")
-    new = _child_of(parent, compiled, run_inputs, forked_from=checkpoint_id)
+    new = _child_of(parent, compiled, run_inputs, forked_from=checkpoint_id, patch=values)
     child = await create_api_run(principal, new, at=at)
-
-    async def fork(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
-        await recorded.checkpointer.acopy_thread(parent.id, recorded.run_id)
-        return await recorded.fork(checkpoint_id, values, services)
-
-    await execute(child, compiled, fork, mode=mode, executor=executor)
+    await take_up(child, compiled, mode=mode, executor=executor)
     return child
 
 
@@ -424,6 +415,7 @@ def _child_of(
     inputs: Mapping[str, Any],
     *,
     forked_from: str | None = None,
+    patch: Mapping[str, Any] | None = None,
 ) -> NewRun:
     return NewRun(
         spec=compiled.spec,
@@ -433,4 +425,5 @@ def _child_of(
         tags=parent.tags,
         parent_run_id=parent.id,
         forked_from_checkpoint_id=forked_from,
+        patch=patch,
     )

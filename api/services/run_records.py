@@ -57,6 +57,7 @@ __all__ = [
     "RunNotFoundError",
     "RunTakenError",
     "create_run",
+    "fork_prepared",
     "held_elsewhere",
     "load_run",
     "local_tenant",
@@ -261,6 +262,17 @@ async def mark_running(
     if run.status in _RESTARTABLE:
         raise RunTakenError(f"run {run.id!r} is executing elsewhere")
     raise RunEndedError(f"run {run.id!r} is {run.status}: it does not execute again")
+
+
+async def fork_prepared(run: WorkflowRun, *, at: datetime) -> None:
+    """Clear a replay's state patch once its forked checkpoint is stored: from then on the
+    run continues from there like any other.
+
+    Raises:
+        RunTakenError: another execution took the run (its token moved on).
+    """
+    if not await _write(run, [RunStatus.RUNNING], {"pending_patch": None, "updated_at": at}):
+        raise RunTakenError(f"run {run.id!r} is executing elsewhere")
 
 
 async def record_outcome(

@@ -119,6 +119,8 @@ class NewRun:
     parent_run_id: str | None = None
     """Lineage: the run this one reruns or replays."""
     forked_from_checkpoint_id: str | None = None
+    patch: Mapping[str, Any] | None = None
+    """A replay's state patch (channel → value), carried out by the run's first execution."""
 
 
 async def start_run(
@@ -257,9 +259,9 @@ async def continue_action(run: RecordedRun, services: RuntimeServices) -> RunOut
 
 def take_up_action(run: WorkflowRun) -> RunAction:
     """What executing the run from its row alone means: resume it with the answers a resume
-    left on the row, start it if it never started, else continue it from its last
-    checkpoint. A queue message carries only the run id, so this is what a worker does with
-    one."""
+    left on the row, fork a replay with the patch it left, start it if it never started,
+    else continue it from its last checkpoint. A queue message carries only the run id, so
+    this is what a worker does with one."""
     if run.pending_answers is not None:
         answers = dict(run.pending_answers)
 
@@ -267,6 +269,16 @@ def take_up_action(run: WorkflowRun) -> RunAction:
             return await recorded.resume(answers, services)
 
         return resume
+    if run.pending_patch is not None:
+        patch = dict(run.pending_patch)
+        parent_id, checkpoint_id = run.parent_run_id, run.forked_from_checkpoint_id
+        assert parent_id is not None, "a replay names its parent"
+        assert checkpoint_id is not None, "a replay names its checkpoint"
+
+        async def fork(recorded: RecordedRun, services: RuntimeServices) -> RunOutcome:
+            return await recorded.fork(parent_id, checkpoint_id, patch, services)
+
+        return fork
     return start_action if run.attempt == 0 else continue_action
 
 
@@ -299,6 +311,7 @@ async def create_api_run(principal: Principal, new: NewRun, *, at: datetime) -> 
             idempotency_key=new.idempotency_key,
             parent_run_id=new.parent_run_id,
             forked_from_checkpoint_id=new.forked_from_checkpoint_id,
+            pending_patch=dict(new.patch) if new.patch is not None else None,
         )
         await RunTag.bulk_create(
             [RunTag(tenant_id=principal.tenant_id, run=run, tag=tag) for tag in unique_tags]

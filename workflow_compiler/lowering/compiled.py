@@ -186,21 +186,21 @@ class CompiledWorkflow:
         snapshot = await self._snapshot(run_id, checkpointer)
         return _pending(list(snapshot.interrupts))
 
-    async def fork(
+    async def prepare_fork(
         self,
         *,
         run_id: str,
         checkpoint_id: str,
         values: Mapping[str, Any],
-        services: RuntimeServices,
         checkpointer: BaseCheckpointSaver,
-    ) -> RunOutcome:
-        """Run on from an earlier checkpoint of thread ``run_id``, with some state replaced.
+    ) -> None:
+        """Make an earlier checkpoint of thread ``run_id``, with some state replaced, the
+        thread's latest, for ``continue_run`` to run on from.
 
-        The nodes that were due at that checkpoint execute again, and everything after them;
-        the run's later checkpoints are left alone (the new ones branch off). A copy of the
-        checkpoint is stored first, as the thread's latest, so a fork that fails before its
-        first step is continued from there, not from the thread's old head. ``values``
+        The nodes that were due at that checkpoint execute again, and everything after
+        them; the run's later checkpoints are left alone (the new ones branch off). Stored
+        before anything executes, so a fork whose process stops at any point afterwards is
+        continued from the fork point, never from the thread's old head. ``values``
         replaces node outputs (``{node_id: output}``, top-level nodes) and, under ``INPUTS``,
         the inputs, as if they had been so at that checkpoint.
 
@@ -212,12 +212,7 @@ class CompiledWorkflow:
         saved = await checkpointer.aget_tuple(config)
         if saved is None:
             raise CheckpointNotFoundError(f"run '{run_id}' has no checkpoint '{checkpoint_id}'")
-        config = await _patched(checkpointer, saved, values) | {
-            "recursion_limit": self.recursion_limit
-        }
-        run_info = saved.checkpoint["channel_values"].get(RUN) or {}
-        context = RunContext(run_id=run_id, services=services, run=run_info)
-        return await self._invoke(None, context, checkpointer, config)
+        await _patched(checkpointer, saved, values)
 
     async def _snapshot(self, run_id: str, checkpointer: BaseCheckpointSaver) -> StateSnapshot:
         """The run's latest state, with its pending interrupts."""
@@ -228,17 +223,14 @@ class CompiledWorkflow:
         graph_input: Any,
         context: RunContext,
         checkpointer: BaseCheckpointSaver | None,
-        config: RunnableConfig | None = None,
     ) -> RunOutcome:
-        """Invoke the graph on the run's thread (its latest checkpoint, unless ``config``
-        names another one)."""
+        """Invoke the graph on the run's thread, from its latest checkpoint."""
         graph = self._bind(checkpointer)
-        if config is None:
-            config = (
-                {"recursion_limit": self.recursion_limit}
-                if checkpointer is None
-                else _config(context.run_id, self.recursion_limit)
-            )
+        config: RunnableConfig = (
+            {"recursion_limit": self.recursion_limit}
+            if checkpointer is None
+            else _config(context.run_id, self.recursion_limit)
+        )
         try:
             final = await graph.ainvoke(graph_input, config, context=context)
             interrupts: list[Interrupt] = final.get("__interrupt__") or []
@@ -273,9 +265,9 @@ def _config(run_id: str, recursion_limit: int) -> RunnableConfig:
 
 async def _patched(
     checkpointer: BaseCheckpointSaver, saved: CheckpointTuple, values: Mapping[str, Any]
-) -> RunnableConfig:
-    """Store a sibling of checkpoint ``saved`` holding ``values`` (channel → value), and
-    return its config.
+) -> None:
+    """Store a sibling of checkpoint ``saved`` holding ``values`` (channel → value); its id
+    sorts after every other of the thread, so it is the thread's latest.
 
     Only the replaced channels get a new version; the channels that decide which nodes run
     next (and what each node has seen) are those of ``saved``, so the same nodes are due.
@@ -299,7 +291,7 @@ async def _patched(
             "checkpoint_ns": "",
         }
     }
-    return await checkpointer.aput(parent, checkpoint, metadata, new_versions)
+    await checkpointer.aput(parent, checkpoint, metadata, new_versions)
 
 
 def _output_renderer(spec: WorkflowSpec) -> Renderer:

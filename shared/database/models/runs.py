@@ -158,6 +158,10 @@ class WorkflowRun(Model):
     """Answers a resume hands to the next execution, by question id: a worker takes the run
     from its row alone. Kept until that execution records an outcome, so an execution that
     dies mid-resume leaves them to the next."""
+    pending_patch = fields.JSONField(null=True)
+    """For a replay not yet forked: the state patch (channel → value) to fork
+    ``forked_from_checkpoint_id`` of the parent's thread with. Cleared once the forked
+    checkpoint is stored; from then on the run continues like any other."""
 
     class Meta:
         table = "workflow_runs"

@@ -30,7 +30,7 @@ class TestMigrate:
 
         assert (result.code, result.out, result.err) == (
             0,
-            "applied 0001_initial\napplied 0002_model_providers\napplied 0003_pending_answers\n",
+            "applied 0001_initial\napplied 0002_model_providers\napplied 0003_pending_actions\n",
             "",
         )
         assert (tmp_path / "new" / "plait.db").is_file()

@@ -11,10 +11,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.services.runs import compiled_run
-from shared.database.models import AuditEvent, RunSource, WorkflowRun
+from api.services.run_control import replay_run
+from api.services.run_executor import RunExecutor
+from api.services.runs import ExecutionMode, compiled_run
+from shared.database.models import AuditEvent, Role, RunSource, Tenant, WorkflowRun
 from tests.support.api import assert_problem, paths
+from tests.support.principals import principal
 from tests.workflow_compiler.lowering.conftest import ProbeTool
+from worker.tasks import take_up_run
 
 PROBE_SPEC: dict[str, Any] = {
     "version": "1",
@@ -67,6 +71,16 @@ async def _adhoc(
         params=params,
         headers=headers,
     )
+
+
+class _UnreachableQueue:
+    """A queue that cannot be reached, like Redis while it is down."""
+
+    async def put(self, run_id: str) -> None:
+        raise ConnectionError("the queue is away")
+
+    async def undelivered(self) -> int:
+        raise ConnectionError("the queue is away")
 
 
 async def _replay(
@@ -467,6 +481,64 @@ class TestReplay:
         retried = await client.post(f"/v1/runs/{replay['id']}/retry", headers=operator)
 
         assert (retried.json()["status"], retried.json()["outputs"]) == ("completed", 105)
+
+    async def test_an_async_replay_hands_its_patch_to_the_queue_on_the_row(
+        self,
+        client: httpx.AsyncClient,
+        app: FastAPI,
+        operator: dict[str, str],
+        probe: ProbeTool,
+    ) -> None:
+        first = (await _adhoc(client, operator, PROBE_SPEC, {"x": 5})).json()
+        checkpoint_id = await self._checkpoint_after_first(first["id"], app)
+        body = {"checkpoint_id": checkpoint_id, "state_patch": {"nodes": {"first": 100}}}
+
+        response = await client.post(
+            f"/v1/runs/{first['id']}/replay", params={"mode": "async"}, json=body, headers=operator
+        )
+
+        assert response.status_code == 202, response.text
+        row = await _wait_for_status(app, response.json()["id"], "completed")
+        assert (row.outputs, row.pending_patch) == (105, None)
+        assert probe.calls == ["first", "second", "second"]
+
+    async def test_a_replay_whose_process_stopped_before_it_forked_is_forked_again(
+        self,
+        client: httpx.AsyncClient,
+        app: FastAPI,
+        operator: dict[str, str],
+        probe: ProbeTool,
+    ) -> None:
+        """The first execution copied the parent's thread and died before storing the fork:
+        the next one starts the copy over and runs from the fork point, patch applied."""
+        first = (await _adhoc(client, operator, PROBE_SPEC, {"x": 5})).json()
+        checkpoint_id = await self._checkpoint_after_first(first["id"], app)
+        executor: RunExecutor = app.state.runs
+        # The replay's message never reaches a worker (the queue is away): the row waits.
+        unreachable = RunExecutor(
+            executor.services,
+            checkpointer=executor.checkpointer,
+            events_for=lambda run: executor.services.events,
+            on_change=lambda run_id: None,
+            queue=_UnreachableQueue(),
+        )
+        tenant = await Tenant.get(id=(await WorkflowRun.get(id=first["id"])).tenant_id)
+        replay = await replay_run(
+            principal(tenant, Role.OPERATOR),
+            first["id"],
+            checkpoint_id,
+            nodes={"first": 100},
+            mode=ExecutionMode.ASYNC,
+            executor=unreachable,
+            at=datetime.now(UTC),
+        )
+        await executor.checkpointer.acopy_thread(first["id"], replay.id)
+
+        await take_up_run(replay.id, executor)
+
+        row = await WorkflowRun.get(id=replay.id)
+        assert (row.status, row.outputs, row.pending_patch) == ("completed", 105, None)
+        assert probe.calls == ["first", "second", "second"]
 
     async def test_an_unknown_checkpoint_is_404_and_writes_nothing(
         self, client: httpx.AsyncClient, operator: dict[str, str], probe: ProbeTool

@@ -122,7 +122,7 @@ class TestInitDatabase:
         assert await migrate(url) == [
             "0001_initial",
             "0002_model_providers",
-            "0003_pending_answers",
+            "0003_pending_actions",
         ]
 
     @pytest.mark.parametrize("url", ["sqlite://:memory:", "sqlite://file:x?mode=memory"])

@@ -15,4 +15,9 @@ class Migration(migrations.Migration):
             name="pending_answers",
             field=fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads),
         ),
+        ops.AddField(
+            model_name="WorkflowRun",
+            name="pending_patch",
+            field=fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads),
+        ),
     ]
