@@ -53,7 +53,6 @@ from shared.redaction import Redactor
 from workflow_compiler.context import RuntimeServices
 from workflow_compiler.events import EventSink, RunEvent
 from workflow_compiler.lowering import CompiledWorkflow, RunOutcome
-from workflow_compiler.spec.fields import tree_secret_names
 
 __all__ = ["LeaseKeeping", "RunAction", "RunExecutor", "RunQueue", "TenantServices"]
 
@@ -146,9 +145,9 @@ class RunExecutor:
         self._records: dict[str, WorkflowRun] = {}
         self._keeper: asyncio.Task[None] | None = None
         self._leased = False
+        """Whether an execution here ever took a lease (so ``aclose`` has leases to give up)."""
         self.closed = False
         """Set by ``aclose``: nothing more may be submitted."""
-        """Whether an execution here ever took a lease (so ``aclose`` has leases to give up)."""
 
     @property
     def lease_terms(self) -> LeaseTerms | None:
@@ -329,9 +328,14 @@ class RunExecutor:
             task = self._tasks.get(run_id)
             if task is None or task.done() or run_id in self._lost:
                 continue
-            logger.warning("the lease of run %s lapsed: stopping it here", run_id)
-            self._lost.add(run_id)
-            task.cancel()
+            self._lose(run_id, task, "its lease lapsed")
+
+    def _lose(self, run_id: str, task: asyncio.Task[None], why: str) -> None:
+        """Stop the run's task as lost: it records nothing (``_execute``), since whoever
+        holds the run now records what happens to it."""
+        logger.warning("run %s stops here: %s", run_id, why)
+        self._lost.add(run_id)
+        task.cancel()
 
     def _look_after(self, held: HeldRun, *, owner: str) -> None:
         """Stop the run's task if another execution took the run (a newer token that is not
@@ -344,9 +348,7 @@ class RunExecutor:
         if held.id in self._canceling or held.id in self._lost:
             return
         if held.fencing_token != record.fencing_token and held.lease_owner != owner:
-            logger.warning("run %s was taken over by another process: stopping it here", held.id)
-            self._lost.add(held.id)
-            task.cancel()
+            self._lose(held.id, task, "it was taken over by another process")
         elif held.cancel_requested:
             self._canceling.add(held.id)
             task.cancel()
@@ -357,8 +359,9 @@ class RunExecutor:
         tenant services)."""
         tenant = self.services
         if self._tenant_services is not None:
-            reads = tree_secret_names(compiled.spec.nodes)
-            tenant = await self._tenant_services(run.tenant_id, self.services, reads)
+            tenant = await self._tenant_services(
+                run.tenant_id, self.services, compiled.secret_names
+            )
         child_runs = TenantChildRuns(
             run.tenant_id,
             services=tenant,

@@ -40,6 +40,7 @@ from workflow_compiler.inputs import InputValidator
 from workflow_compiler.lowering.builder import LoweredGraph, lower
 from workflow_compiler.lowering.state import INPUTS, RUN
 from workflow_compiler.spec import WorkflowSpec
+from workflow_compiler.spec.fields import tree_secret_names
 
 CACHE_SIZE = 128
 """Compiled specs kept in memory; the least recently used is dropped first."""
@@ -94,6 +95,8 @@ class CompiledWorkflow:
         spec: The spec it was compiled from.
         spec_hash: ``spec.spec_hash()``, the cache key.
         graph: The compiled graph, without a checkpointer.
+        secret_names: Every secret any node of the spec reads (known up front so that an
+            execution can mask their values before a node meets one).
     """
 
     def __init__(self, spec: WorkflowSpec, spec_hash: str) -> None:
@@ -106,6 +109,7 @@ class CompiledWorkflow:
         self._scope = lowered.scope
         self._output = _output_renderer(spec)
         self._inputs = InputValidator(spec.inputs)
+        self.secret_names = tree_secret_names(spec.nodes)
 
     def validate_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The run inputs ``start`` would run with: checked, defaults applied.
