@@ -418,7 +418,7 @@ def _child_of(
     patch: Mapping[str, Any] | None = None,
 ) -> NewRun:
     return NewRun(
-        spec=compiled.spec,
+        compiled=compiled,
         inputs=inputs,
         version=parent.version,
         source=RunSource.REPLAY,

@@ -31,7 +31,7 @@ from tortoise.transactions import in_transaction
 
 from api.services._paging import Order, page_by_id
 from api.services.audit import record_audit
-from api.services.checked_specs import checked_run_spec, checked_spec
+from api.services.checked_specs import checked_run_workflow, checked_workflow
 from api.services.execution import RecordedRun
 from api.services.keys import Principal
 from api.services.run_executor import RunAction, RunExecutor
@@ -107,8 +107,8 @@ class RunPage:
 class NewRun:
     """What the row of a run about to be created holds, besides its tenant and status."""
 
-    spec: WorkflowSpec
-    """The checked spec to execute (the version's, or the ad-hoc one)."""
+    compiled: CompiledWorkflow
+    """The checked spec to execute (the version's, or the ad-hoc one), compiled."""
     inputs: Mapping[str, Any]
     """Validated inputs, defaults applied."""
     version: WorkflowVersion | None = None
@@ -174,10 +174,10 @@ async def start_run(
                 )
             number = workflow.published_version_number
         version = await get_version(principal, workflow_id, number)
-        spec = checked_spec(version.spec, version.spec_hash, tools=executor.services.tools)
+        compiled = checked_workflow(version.spec, version.spec_hash, tools=executor.services.tools)
         return NewRun(
-            spec=spec,
-            inputs=compile_workflow(spec).validate_inputs(inputs),
+            compiled=compiled,
+            inputs=compiled.validate_inputs(inputs),
             version=version,
             tags=tags,
             idempotency_key=idempotency_key,
@@ -207,10 +207,10 @@ async def start_adhoc_run(
     principal.require(Role.OPERATOR)
 
     async def new_run() -> NewRun:
-        checked = parse_spec(spec, tools=executor.services.tools)
+        compiled = compile_workflow(parse_spec(spec, tools=executor.services.tools))
         return NewRun(
-            spec=checked,
-            inputs=compile_workflow(checked).validate_inputs(inputs),
+            compiled=compiled,
+            inputs=compiled.validate_inputs(inputs),
             tags=tags,
             idempotency_key=idempotency_key,
         )
@@ -243,7 +243,7 @@ async def _start(
         if existing is None:
             raise
         return existing, False  # a concurrent request with the same key won
-    await take_up(run, compile_workflow(new.spec), mode=mode, executor=executor)
+    await take_up(run, new.compiled, mode=mode, executor=executor)
     return run, True
 
 
@@ -301,9 +301,9 @@ async def create_api_run(principal: Principal, new: NewRun, *, at: datetime) -> 
             spec=(
                 None
                 if version is not None
-                else new.spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                else new.compiled.spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
             ),
-            spec_hash=new.spec.spec_hash(),
+            spec_hash=new.compiled.spec_hash,
             inputs=dict(new.inputs),
             status=RunStatus.QUEUED,
             source=new.source,
@@ -362,7 +362,7 @@ async def compiled_run(run: WorkflowRun, tools: ToolRegistry) -> CompiledWorkflo
     Raises:
         SpecInvalidError: the spec no longer passes the checks (a tool it names is gone).
     """
-    return compile_workflow(await checked_run_spec(run, tools=tools))
+    return await checked_run_workflow(run, tools=tools)
 
 
 async def pending_questions(run: WorkflowRun, executor: RunExecutor) -> list[PendingInput]:

@@ -1,4 +1,4 @@
-"""Checked specs cached by their stored hash, per tool registry and its revision."""
+"""Checked, compiled specs cached by their stored hash, per tool registry and its revision."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.services.checked_specs import checked_spec
+from api.services.checked_specs import checked_workflow
 from tests.workflow_compiler.lowering.conftest import ProbeTool
 from workflow_compiler.errors import SpecInvalidError
 from workflow_compiler.registries.tools import ToolRegistry
@@ -21,28 +21,28 @@ UNKNOWN_TOOL: dict[str, Any] = {
 class TestCheckedSpec:
     def test_a_hash_checked_once_is_not_checked_again(self) -> None:
         tools = ToolRegistry()
-        first = checked_spec(VALID, "h1", tools=tools)
+        first = checked_workflow(VALID, "h1", tools=tools)
 
         # The stored hash names the spec for good: what is passed with it is not read again.
-        assert checked_spec(UNKNOWN_TOOL, "h1", tools=tools) is first
+        assert checked_workflow(UNKNOWN_TOOL, "h1", tools=tools) is first
 
     def test_a_registry_that_changed_checks_again(self) -> None:
         tools = ToolRegistry()
-        checked_spec(VALID, "h1", tools=tools)
+        checked_workflow(VALID, "h1", tools=tools)
         tools.register(ProbeTool())
 
         with pytest.raises(SpecInvalidError):
-            checked_spec(UNKNOWN_TOOL, "h1", tools=tools)
+            checked_workflow(UNKNOWN_TOOL, "h1", tools=tools)
 
     def test_another_registry_checks_for_itself(self) -> None:
-        checked_spec(VALID, "h1", tools=ToolRegistry())
+        checked_workflow(VALID, "h1", tools=ToolRegistry())
 
         with pytest.raises(SpecInvalidError):
-            checked_spec(UNKNOWN_TOOL, "h1", tools=ToolRegistry())
+            checked_workflow(UNKNOWN_TOOL, "h1", tools=ToolRegistry())
 
     def test_a_failed_check_is_not_kept(self) -> None:
         tools = ToolRegistry()
         with pytest.raises(SpecInvalidError):
-            checked_spec(UNKNOWN_TOOL, "h2", tools=tools)
+            checked_workflow(UNKNOWN_TOOL, "h2", tools=tools)
 
-        assert checked_spec(VALID, "h2", tools=tools).nodes[0].id == "a"
+        assert checked_workflow(VALID, "h2", tools=tools).spec.nodes[0].id == "a"
